@@ -1,0 +1,41 @@
+"""The one configuration object. Defaults serve the seeds; command-line flags override them."""
+
+from __future__ import annotations
+
+import dataclasses
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from pipeline.segment import DEFAULT_FURNITURE
+
+
+@dataclass(frozen=True)
+class Config:
+    input_dir: Path = Path("seeds")
+    output_dir: Path = Path("reports")
+    labels_dir: Path = Path("labels")
+    model_dir: Path = Path("models")
+    language: str = "en"
+    #: the document's main speaker when neither metadata nor the text names one
+    main_speaker: str = ""
+    #: how many preceding sentences a sentence's context holds
+    context_sentences: int = 2
+    #: documents per segmentation task and sentences per classification task
+    documents_per_batch: int = 200
+    sentences_per_batch: int = 20000
+    #: claims quoted as evidence per issue in the summary
+    top_claims: int = 5
+    #: below this confidence a label is marked as uncertain in reports
+    low_confidence: float = 0.5
+    #: whole-line regular expressions for page furniture, with the reason shown to people
+    furniture: dict[str, str] = field(default_factory=lambda: dict(DEFAULT_FURNITURE))
+    #: largest input file read, in bytes
+    max_file_bytes: int = 50_000_000
+
+    def replace(self, **changes) -> "Config":
+        """A copy with ``changes``; ``None`` values (flags not given) keep the default."""
+        given = {k: v for k, v in changes.items() if v is not None}
+        for key in ("input_dir", "output_dir", "labels_dir", "model_dir"):
+            if key in given:
+                given[key] = Path(given[key])
+        return dataclasses.replace(self, **given)

@@ -1,0 +1,116 @@
+"""Report: ``summary.md`` (where the main speaker stands, issue by issue, with evidence) and
+``sentences.csv`` (every sentence). Both are byte-identical for the same inputs and model."""
+
+from __future__ import annotations
+
+import pandas as pd
+
+from pipeline.taxonomy import Taxonomy
+
+SENTENCE_COLUMNS = [
+    "doc_id", "sentence_id", "start", "end", "paragraph", "speaker", "role", "is_furniture",
+    "furniture_reason", "issue", "issue_confidence", "stance", "stance_confidence", "text",
+]
+
+
+def sentences_table(predictions: pd.DataFrame) -> pd.DataFrame:
+    """The rows of ``sentences.csv``, in document order."""
+    return predictions.sort_values(["doc_id", "sentence_id"])[SENTENCE_COLUMNS].reset_index(drop=True)
+
+
+def sentences_csv(predictions: pd.DataFrame) -> str:
+    return sentences_table(predictions).to_csv(index=False, float_format="%.4f", lineterminator="\n")
+
+
+def main_claims(predictions: pd.DataFrame, taxonomy: Taxonomy) -> pd.DataFrame:
+    """The main speakers' own sentences that take a position (support or oppose), strongest first."""
+    own = predictions[(predictions["role"] == "main") & predictions["stance"].isin(taxonomy.claim_stances)]
+    strength = own["issue_confidence"] * own["stance_confidence"]
+    return own.assign(strength=strength).sort_values(["strength", "doc_id", "sentence_id"], ascending=[False, True, True])
+
+
+def issue_findings(predictions: pd.DataFrame, taxonomy: Taxonomy) -> pd.DataFrame:
+    """Per topical issue: the main speakers' sentences by stance, and in how many documents."""
+    own = predictions[predictions["role"] == "main"]
+    rows = []
+    for issue in taxonomy.topical_issues:
+        on_issue = own[own["issue"] == issue.id]
+        row = {"issue": issue.id, "name": issue.name, "sentences": len(on_issue), "documents": on_issue["doc_id"].nunique()}
+        for stance in taxonomy.stance_ids:
+            row[stance] = int((on_issue["stance"] == stance).sum())
+        rows.append(row)
+    return pd.DataFrame(rows)
+
+
+def _quote(text: str, limit: int = 300) -> str:
+    text = text if len(text) <= limit else text[: limit - 1].rstrip() + "…"
+    return text.replace("|", "\\|").replace("*", "\\*").replace("_", "\\_").replace("<", "&lt;")
+
+
+def finding_sentence(row: pd.Series, claims: pd.DataFrame, taxonomy: Taxonomy) -> str:
+    """One plain sentence on where the speaker stands on an issue."""
+    support, oppose = row.get("support", 0), row.get("oppose", 0)
+    if support + oppose == 0:
+        return f"**{row['name']}**: no claims by the main speaker."
+    lean = "mostly opposes" if oppose > support else "mostly supports" if support > oppose else "is divided"
+    parts = [f"**{row['name']}**: the speaker {lean} ({support} supporting, {oppose} opposing claims in {row['documents']} document(s))."]
+    for stance, verb in (("oppose", "Opposes"), ("support", "Supports")):
+        top = claims[(claims["issue"] == row["issue"]) & (claims["stance"] == stance)].head(1)
+        if len(top):
+            parts.append(f"{verb}: “{_quote(top.iloc[0]['text'], 160)}”")
+    return " ".join(parts)
+
+
+def summary_markdown(
+    predictions: pd.DataFrame, documents: pd.DataFrame, taxonomy: Taxonomy, model_version: str,
+    top_claims: int, low_confidence: float, set_aside: pd.DataFrame | None = None,
+) -> str:
+    findings = issue_findings(predictions, taxonomy)
+    claims = main_claims(predictions, taxonomy)
+    content = predictions[~predictions["is_furniture"]]
+    lines = ["# Where the speaker stands", ""]
+    speakers = sorted(set(predictions.loc[predictions["role"] == "main", "speaker"]))
+    lines.append(
+        f"{len(documents)} document(s), {len(content)} sentences ({len(predictions) - len(content)} furniture lines set apart); "
+        f"main speaker(s): {', '.join(speakers) or 'none found'}; model `{model_version}`."
+    )
+    lines.append("")
+    for _, row in findings.iterrows():
+        lines.append(f"- {finding_sentence(row, claims, taxonomy)}")
+    lines += ["", "## Stance by issue", "", "Sentences of the main speaker(s) only; questions and narration are left out.", ""]
+    header = ["issue", *taxonomy.stance_ids, "sentences", "documents"]
+    lines += ["| " + " | ".join(header) + " |", "|" + "---|" * len(header)]
+    for _, row in findings.iterrows():
+        lines.append("| " + " | ".join(str(row[c]) if c != "issue" else row["name"] for c in header) + " |")
+    for issue in taxonomy.topical_issues:
+        top = claims[claims["issue"] == issue.id].head(top_claims)
+        lines += ["", f"### {issue.name}", "", f"_{issue.description}_", ""]
+        if top.empty:
+            lines.append("No claims by the main speaker on this issue.")
+            continue
+        lines.append("Strongest claims:")
+        lines.append("")
+        for _, c in top.iterrows():
+            flag = " ⚠ low confidence" if min(c["issue_confidence"], c["stance_confidence"]) < low_confidence else ""
+            lines.append(
+                f"1. **{c['stance']}** — “{_quote(c['text'])}” "
+                f"(`{c['doc_id']}`, sentence {c['sentence_id']}; confidence issue {c['issue_confidence']:.2f}, stance {c['stance_confidence']:.2f}{flag})"
+            )
+    lines += ["", "## Documents", ""]
+    for _, doc in documents.sort_values("doc_id").iterrows():
+        own = predictions[(predictions["doc_id"] == doc["doc_id"])]
+        lines += [f"### `{doc['doc_id']}`", "", f"{_quote(doc['title'])}  ", f"Date: {doc['date'] or 'not stated'}. "
+                  f"Sentences: {int((~own['is_furniture']).sum())}, of which the main speaker's: {int((own['role'] == 'main').sum())}.", ""]
+        lines += ["| issue | " + " | ".join(taxonomy.stance_ids) + " |", "|---|" + "---|" * len(taxonomy.stance_ids)]
+        main = own[own["role"] == "main"]
+        for issue in taxonomy.issues:
+            counts = [int(((main["issue"] == issue.id) & (main["stance"] == s)).sum()) for s in taxonomy.stance_ids]
+            if sum(counts):
+                lines.append(f"| {issue.name} | " + " | ".join(map(str, counts)) + " |")
+        lines.append("")
+    if set_aside is not None and len(set_aside):
+        lines += ["## Files set aside", "", "| file | reason |", "|---|---|"]
+        for _, q in set_aside.iterrows():
+            lines.append(f"| `{q['path']}` | {q['reason']} |")
+        lines.append("")
+    return "\n".join(lines).rstrip() + "\n"

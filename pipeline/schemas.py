@@ -1,0 +1,139 @@
+"""Pandera contracts between the stages: documents, sentences, labels, predictions.
+
+Label sets are not written here: ``checked`` adds them from the taxonomy, so adding an issue
+is a data change. Every check runs lazily and all failures are reported at once.
+"""
+
+from __future__ import annotations
+
+from typing import Optional
+
+import pandas as pd
+import pandera.pandas as pa
+from pandera.typing import Series
+
+from pipeline.taxonomy import Taxonomy
+
+_DATE = r"^(\d{4}-\d{2}-\d{2})?$"
+
+
+class DocumentSchema(pa.DataFrameModel):
+    """One row per document read from the input folder."""
+
+    doc_id: Series[str] = pa.Field(unique=True, str_length={"min_value": 1})
+    path: Series[str]
+    title: Series[str]
+    date: Series[str] = pa.Field(str_matches=_DATE)
+    speaker: Series[str]
+    source: Series[str]
+    sha256: Series[str] = pa.Field(str_matches=r"^[0-9a-f]{64}$")
+    text: Series[str] = pa.Field(str_length={"min_value": 1})
+
+    class Config:
+        strict = True
+
+
+class SentenceSchema(pa.DataFrameModel):
+    """One row per sentence or furniture line; offsets point into the document's text."""
+
+    doc_id: Series[str] = pa.Field(str_length={"min_value": 1})
+    sentence_id: Series[int] = pa.Field(ge=0)
+    start: Series[int] = pa.Field(ge=0)
+    end: Series[int] = pa.Field(ge=0)
+    paragraph: Series[int] = pa.Field(ge=0)
+    text: Series[str] = pa.Field(str_length={"min_value": 1})
+    speaker: Series[str]
+    role: Series[str] = pa.Field(isin=["main", "question", "narration", "other", "furniture"])
+    is_furniture: Series[bool]
+    furniture_reason: Series[str]
+
+    class Config:
+        strict = True
+        unique = ["doc_id", "sentence_id"]
+
+    @pa.dataframe_check(error="end must be greater than start")
+    def end_after_start(cls, df: pd.DataFrame) -> Series[bool]:
+        return df["end"] > df["start"]
+
+    @pa.dataframe_check(error="furniture rows carry a reason and other rows none")
+    def furniture_has_reason(cls, df: pd.DataFrame) -> Series[bool]:
+        return df["is_furniture"] == (df["furniture_reason"] != "")
+
+
+class LabelSchema(pa.DataFrameModel):
+    """A person's reading of one sentence under the codebook."""
+
+    file: Series[str] = pa.Field(str_length={"min_value": 1})
+    start: Optional[Series[int]] = pa.Field(ge=0, nullable=True)
+    end: Optional[Series[int]] = pa.Field(ge=0, nullable=True)
+    text: Series[str] = pa.Field(str_length={"min_value": 1})
+    context: Series[str] = pa.Field(nullable=True)
+    issue: Series[str]
+    stance: Series[str]
+
+    class Config:
+        strict = "filter"
+
+    @pa.check("text", error="text must not be blank")
+    def text_not_blank(cls, text: Series[str]) -> Series[bool]:
+        return text.str.strip().str.len() > 0
+
+
+class PredictionSchema(SentenceSchema):
+    """A sentence row with its labels and their confidences."""
+
+    issue: Series[str]
+    stance: Series[str]
+    issue_confidence: Series[float] = pa.Field(ge=0, le=1)
+    stance_confidence: Series[float] = pa.Field(ge=0, le=1)
+
+
+class ContractError(ValueError):
+    """Data broke a stage's contract; the message names file, row, column and rule."""
+
+
+def _with_label_sets(schema: pa.DataFrameSchema, taxonomy: Taxonomy) -> pa.DataFrameSchema:
+    updates = {}
+    for column, allowed in (("issue", taxonomy.issue_ids), ("stance", taxonomy.stance_ids)):
+        if column in schema.columns:
+            checks = [*schema.columns[column].checks, pa.Check.isin(allowed, error=f"{column} must be one of {allowed}")]
+            updates[column] = {"checks": checks}
+    return schema.update_columns(updates) if updates else schema
+
+
+def checked(df: pd.DataFrame, model: type[pa.DataFrameModel], stage: str, taxonomy: Taxonomy | None = None) -> pd.DataFrame:
+    """``df`` validated against ``model`` (with the taxonomy's label sets), or a ContractError
+    that lists every failure: file, row, column, rule and the offending value."""
+    schema = model.to_schema()
+    if taxonomy is not None:
+        schema = _with_label_sets(schema, taxonomy)
+    try:
+        return schema.validate(df, lazy=True)
+    except pa.errors.SchemaErrors as err:
+        raise ContractError(_describe(err.failure_cases, df, model.__name__, stage)) from None
+
+
+def _describe(failures: pd.DataFrame, df: pd.DataFrame, schema: str, stage: str) -> str:
+    file_column = next((c for c in ("path", "doc_id", "file") if c in df.columns), None)
+    failures = failures.copy()
+    # a check over whole rows fails once per column; report it once per row
+    table_level = failures["schema_context"] == "DataFrameSchema"
+    failures.loc[table_level, "column"] = None
+    failures.loc[table_level, "failure_case"] = None
+    failures = failures.drop_duplicates(subset=["index", "column", "check"])
+    lines = [f"{stage}: {len(failures)} problem(s) against {schema}:"]
+    for _, f in failures.head(50).iterrows():
+        index = f["index"]
+        where = ""
+        if file_column is not None and index is not None and not pd.isna(index) and index in df.index:
+            where = f"{df.at[index, file_column]}, "
+            if "line" in df.columns:
+                where += f"line {df.at[index, 'line']}, "
+        row = "" if index is None or pd.isna(index) else f"row {index}, "
+        if f["column"] is None or pd.isna(f["column"]):
+            lines.append(f"  {where}{row}failed {f['check']}")
+        else:
+            lines.append(f"  {where}{row}column {f['column']}: failed {f['check']} (value: {f['failure_case']!r})")
+    if len(failures) > 50:
+        lines.append(f"  ... and {len(failures) - 50} more")
+    return "\n".join(lines)

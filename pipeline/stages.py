@@ -1,0 +1,95 @@
+"""The pipeline's stages as plain functions over plain data, each checked against its contract.
+
+ingest -> segment -> classify -> report. The Prefect flow (``pipeline.flow``) wraps these;
+tests call them directly.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pandas as pd
+
+from pipeline.classify import classified_sentences
+from pipeline.config import Config
+from pipeline.ingest import SetAside, read_documents
+from pipeline.model import StatementModel
+from pipeline.report import sentences_csv, summary_markdown
+from pipeline.schemas import DocumentSchema, PredictionSchema, SentenceSchema, checked
+from pipeline.segment import compile_furniture, segment_document
+from pipeline.taxonomy import Taxonomy
+
+SET_ASIDE_COLUMNS = ["path", "reason", "size", "sha256"]
+
+
+def ingest(config: Config) -> tuple[pd.DataFrame, pd.DataFrame]:
+    """Documents of the input folder, and the files set aside with their reasons."""
+    documents, set_aside = read_documents(config.input_dir, config.furniture, config.max_file_bytes)
+    table = pd.DataFrame([vars(s) for s in set_aside], columns=SET_ASIDE_COLUMNS)
+    return checked(documents, DocumentSchema, "ingest output"), table
+
+
+def segment(documents: pd.DataFrame, config: Config) -> pd.DataFrame:
+    """Sentence rows of the documents, with offsets, paragraph, speaker and furniture flag."""
+    checked(documents, DocumentSchema, "segment input")
+    furniture = compile_furniture(config.furniture)
+    rows: list[dict] = []
+    for doc in documents.itertuples(index=False):
+        rows.extend(segment_document(doc.doc_id, doc.text, doc.speaker or config.main_speaker, doc.source, furniture, config.language))
+    sentences = pd.DataFrame(rows, columns=list(SentenceSchema.to_schema().columns))
+    sentences = sentences.astype({"sentence_id": int, "start": int, "end": int, "paragraph": int, "is_furniture": bool})
+    return checked(sentences, SentenceSchema, "segment output")
+
+
+def classify(sentences: pd.DataFrame, model: StatementModel, taxonomy: Taxonomy, config: Config) -> pd.DataFrame:
+    """Issue and stance with confidences for every sentence."""
+    checked(sentences, SentenceSchema, "classify input")
+    predictions = classified_sentences(sentences, model, taxonomy, config.context_sentences)
+    return checked(predictions, PredictionSchema, "classify output", taxonomy)
+
+
+def report(
+    predictions: pd.DataFrame, documents: pd.DataFrame, set_aside: pd.DataFrame,
+    taxonomy: Taxonomy, model_version: str, config: Config,
+) -> dict[str, str]:
+    """The report files' contents by file name."""
+    checked(predictions, PredictionSchema, "report input", taxonomy)
+    return {
+        "summary.md": summary_markdown(predictions, documents, taxonomy, model_version, config.top_claims, config.low_confidence, set_aside),
+        "sentences.csv": sentences_csv(predictions),
+    }
+
+
+def write_files(files: dict[str, str], output_dir: Path) -> list[Path]:
+    """Write each file aside and rename it into place, so no reader sees half a report."""
+    import os
+    import tempfile
+
+    output_dir = Path(output_dir)
+    output_dir.mkdir(parents=True, exist_ok=True)
+    written = []
+    for name, content in files.items():
+        fd, tmp = tempfile.mkstemp(dir=output_dir, prefix=f".{name}.")
+        with os.fdopen(fd, "w", encoding="utf-8", newline="") as fh:
+            fh.write(content)
+        os.replace(tmp, output_dir / name)
+        written.append(output_dir / name)
+    return written
+
+
+def batches(frame: pd.DataFrame, size: int, key: str | None = None) -> list[pd.DataFrame]:
+    """Consecutive slices of ``frame`` of about ``size`` rows, never splitting a ``key`` group."""
+    if len(frame) == 0:
+        return []
+    if key is None:
+        return [frame.iloc[i : i + size] for i in range(0, len(frame), size)]
+    out, start = [], 0
+    bounds = frame[key].ne(frame[key].shift()).to_numpy().nonzero()[0].tolist() + [len(frame)]
+    for b in bounds[1:]:
+        if b - start >= size or b == len(frame):
+            out.append(frame.iloc[start:b])
+            start = b
+    return out
+
+
+__all__ = ["ingest", "segment", "classify", "report", "write_files", "batches", "SetAside"]

@@ -1,0 +1,45 @@
+import os
+from pathlib import Path
+
+import pytest
+
+os.environ.setdefault("HF_DATASETS_OFFLINE", "1")
+os.environ.setdefault("HF_HUB_OFFLINE", "1")
+os.environ.setdefault("PREFECT_SERVER_ANALYTICS_ENABLED", "false")
+
+ROOT = Path(__file__).resolve().parent.parent
+SEEDS = ROOT / "seeds"
+LABELS = ROOT / "labels"
+SHARED = ROOT.parent / "shared"
+UNGDC = SHARED / "corpora" / "ungdc"
+SEED_FILES = sorted(SEEDS.glob("*.txt"))
+
+
+def seed_text(prefix: str) -> tuple[str, str]:
+    path = next(p for p in SEED_FILES if p.name.startswith(prefix))
+    return path.name, path.read_text(encoding="utf-8")
+
+
+@pytest.fixture(scope="session")
+def prefect_server():
+    """One temporary Prefect server (its own database) for the tests that run flows."""
+    from prefect.testing.utilities import prefect_test_harness
+
+    with prefect_test_harness(server_startup_timeout=120):
+        yield
+
+
+@pytest.fixture(scope="session")
+def taxonomy():
+    from pipeline.taxonomy import load_taxonomy
+
+    return load_taxonomy(LABELS)
+
+
+@pytest.fixture(scope="session")
+def trained_model(tmp_path_factory, taxonomy):
+    """The model trained on the project's labels (trained once per test session)."""
+    from pipeline.classify import model_for_labels
+
+    model, _ = model_for_labels(LABELS, tmp_path_factory.mktemp("models"), taxonomy)
+    return model

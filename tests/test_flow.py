@@ -1,0 +1,84 @@
+"""The whole flow on the seeds, through Prefect, as an analyst runs it."""
+
+import shutil
+import subprocess
+import sys
+
+import pandas as pd
+import pytest
+
+from conftest import LABELS, ROOT, SEEDS, SEED_FILES
+from pipeline.config import Config
+
+
+@pytest.fixture(scope="module")
+def seed_run(prefect_server, tmp_path_factory):
+    from pipeline.flow import stance_report
+
+    out = tmp_path_factory.mktemp("reports")
+    models = tmp_path_factory.mktemp("models")
+    result = stance_report(Config(input_dir=SEEDS, output_dir=out, model_dir=models))
+    return result, out, models
+
+
+def test_the_flow_writes_summary_and_sentences_for_all_five_seeds(seed_run, taxonomy):
+    result, out, _ = seed_run
+    assert result["documents"] == 5 and result["set_aside"] == 0
+    sentences = pd.read_csv(out / "sentences.csv", keep_default_na=False)
+    assert sorted(sentences["doc_id"].unique()) == [p.name for p in SEED_FILES]
+    assert len(sentences) == result["sentences"]
+    assert set(sentences["issue"]) <= set(taxonomy.issue_ids)
+    assert sentences[["issue_confidence", "stance_confidence"]].stack().between(0, 1).all()
+    furniture = sentences[sentences["is_furniture"]]
+    assert (furniture["issue"] == "other").all() and (furniture["stance"] == "neutral").all()
+    assert (sentences.loc[sentences["role"] == "question", "stance"] == "neutral").all()
+    summary = (out / "summary.md").read_text()
+    for issue in taxonomy.topical_issues:
+        assert f"### {issue.name}" in summary
+    for path in SEED_FILES:
+        assert f"`{path.name}`" in summary
+
+
+def test_the_model_learns_the_seed_issues(seed_run):
+    _, out, _ = seed_run
+    sentences = pd.read_csv(out / "sentences.csv", keep_default_na=False)
+    labels = pd.read_csv(LABELS / "seeds.csv", keep_default_na=False)
+    merged = labels.merge(sentences, left_on=["file", "start"], right_on=["doc_id", "start"], suffixes=("_label", ""))
+    assert len(merged) == len(labels)
+    # trained on these labels, the model must reproduce most of them
+    assert (merged["issue"] == merged["issue_label"]).mean() > 0.9
+
+
+def test_a_second_run_reuses_the_model_and_writes_identical_reports(seed_run, tmp_path):
+    from pipeline.flow import stance_report
+
+    result, out, models = seed_run
+    again = stance_report(Config(input_dir=SEEDS, output_dir=tmp_path, model_dir=models))
+    assert again["model"] == result["model"]
+    assert len(list(models.glob("*/model.skops"))) == 1
+    for name in ("summary.md", "sentences.csv"):
+        assert (tmp_path / name).read_bytes() == (out / name).read_bytes()
+
+
+def test_changed_labels_retrain_the_model(prefect_server, tmp_path):
+    from pipeline.flow import stance_report
+
+    labels = tmp_path / "labels"
+    shutil.copytree(LABELS, labels)
+    models = tmp_path / "models"
+    first = stance_report(Config(input_dir=SEEDS, output_dir=tmp_path / "a", labels_dir=labels, model_dir=models))
+    frame = pd.read_csv(labels / "seeds.csv", keep_default_na=False)
+    frame.loc[frame.index[-1], "stance"] = "neutral" if frame.iloc[-1]["stance"] != "neutral" else "oppose"
+    frame.to_csv(labels / "seeds.csv", index=False)
+    second = stance_report(Config(input_dir=SEEDS, output_dir=tmp_path / "b", labels_dir=labels, model_dir=models))
+    assert second["model"] != first["model"]
+    assert (models / "current").read_text().strip() == second["model"]
+
+
+def test_command_line_help_and_a_clear_error_for_a_missing_folder(tmp_path):
+    help_text = subprocess.run([sys.executable, "-m", "pipeline", "run", "--help"], capture_output=True, text=True, cwd=ROOT)
+    assert help_text.returncode == 0 and "--input" in help_text.stdout and "--output" in help_text.stdout
+    missing = subprocess.run([sys.executable, "-m", "pipeline", "run", "--input", str(tmp_path / "nope"), "--output", str(tmp_path)],
+                             capture_output=True, text=True, cwd=ROOT)
+    assert missing.returncode == 1
+    assert "does not exist" in missing.stderr
