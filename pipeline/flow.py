@@ -11,9 +11,9 @@ from prefect.artifacts import create_markdown_artifact, create_table_artifact
 from prefect.cache_policies import NO_CACHE
 
 from pipeline import stages
-from pipeline.classify import model_for_labels
 from pipeline.config import Config
 from pipeline.model import StatementModel
+from pipeline.registry import model_for_run
 from pipeline.report import issue_findings
 from pipeline.taxonomy import Taxonomy, load_taxonomy
 
@@ -36,8 +36,8 @@ def segment_task(documents: pd.DataFrame, config: Config) -> pd.DataFrame:
 
 @task(name="model", cache_policy=NO_CACHE)
 def model_task(config: Config, taxonomy: Taxonomy) -> StatementModel:
-    model, trained = model_for_labels(config.labels_dir, config.model_dir, taxonomy)
-    get_run_logger().info("%s model %s", "trained" if trained else "reused", model.version)
+    model, note = model_for_run(config.labels_dir, config.model_dir, taxonomy)
+    get_run_logger().info("%s; using model %s", note, model.version)
     return model
 
 

@@ -28,13 +28,17 @@ def term_vocabulary(taxonomy: Taxonomy) -> list[str]:
     return sorted(v for v in vocabulary if v)
 
 
-def _text_features(terms: list[str], context_weight: float, use_terms: bool) -> ColumnTransformer:
+def _text_features(terms: list[str], context_weight: float, use_terms: bool, char_weight: float = 0.0) -> ColumnTransformer:
     longest = max((len(t.split()) for t in terms), default=1)
     transformers = [
         ("text", TfidfVectorizer(ngram_range=(1, 2), sublinear_tf=True, min_df=1, strip_accents="unicode"), "text"),
         ("context", TfidfVectorizer(ngram_range=(1, 1), sublinear_tf=True, min_df=2, strip_accents="unicode"), "context"),
     ]
     weights = {"text": 1.0, "context": context_weight}
+    if char_weight:
+        # character n-grams catch evaluative morphology ("un-acceptable", "destabiliz-ing")
+        transformers.append(("chars", TfidfVectorizer(analyzer="char_wb", ngram_range=(2, 5), sublinear_tf=True, min_df=2), "text"))
+        weights["chars"] = char_weight
     if use_terms and terms:
         for column, weight in (("text", 1.0), ("context", 0.5 * context_weight)):
             name = f"terms_{column}"
@@ -52,9 +56,9 @@ def build_issue_model(taxonomy: Taxonomy, C: float = 4.0, context_weight: float 
     ])
 
 
-def build_stance_model(taxonomy: Taxonomy, C: float = 2.0, context_weight: float = 0.3) -> Pipeline:
+def build_stance_model(taxonomy: Taxonomy, C: float = 1.0, context_weight: float = 0.3) -> Pipeline:
     return Pipeline([
-        ("features", _text_features([], context_weight, use_terms=False)),
+        ("features", _text_features([], context_weight, use_terms=False, char_weight=1.0)),
         ("classify", LogisticRegression(C=C, class_weight="balanced", max_iter=3000)),
     ])
 
@@ -81,19 +85,21 @@ class StatementModel:
         stance = build_stance_model(taxonomy).fit(inputs, labels["stance"])
         return cls(issue, stance, labels_hash, version)
 
+    def probabilities(self, frame: pd.DataFrame) -> dict[str, pd.DataFrame]:
+        """For issue and stance, each class's probability per row."""
+        inputs = model_inputs(frame)
+        out = {}
+        for name, pipeline in (("issue", self.issue), ("stance", self.stance)):
+            proba = pipeline.predict_proba(inputs) if len(inputs) else np.zeros((0, len(pipeline.classes_)))
+            out[name] = pd.DataFrame(proba, index=frame.index, columns=[str(c) for c in pipeline.classes_])
+        return out
+
     def predict(self, frame: pd.DataFrame) -> pd.DataFrame:
         """issue, stance and their confidences (the model's probability of its choice)."""
-        inputs = model_inputs(frame)
         out = pd.DataFrame(index=frame.index)
-        for name, pipeline in (("issue", self.issue), ("stance", self.stance)):
-            if len(inputs) == 0:
-                out[name] = pd.Series(dtype=str)
-                out[f"{name}_confidence"] = pd.Series(dtype=float)
-                continue
-            proba = pipeline.predict_proba(inputs)
-            best = proba.argmax(axis=1)
-            out[name] = pipeline.classes_[best]
-            out[f"{name}_confidence"] = np.round(proba[np.arange(len(best)), best], 4)
+        for name, proba in self.probabilities(frame).items():
+            out[name] = proba.idxmax(axis=1).astype(str) if len(proba) else pd.Series(dtype=str)
+            out[f"{name}_confidence"] = proba.max(axis=1).round(4) if len(proba) else pd.Series(dtype=float)
         return out
 
     # -------------------------------------------------------------- persistence (skops)

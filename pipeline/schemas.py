@@ -88,6 +88,20 @@ class PredictionSchema(SentenceSchema):
     stance_confidence: Series[float] = pa.Field(ge=0, le=1)
 
 
+class TextInputSchema(pa.DataFrameModel):
+    """Sentences an analyst brings to ``predict``: a non-empty ``text``, other columns kept."""
+
+    text: Series[str]
+    context: Optional[Series[str]]
+
+    class Config:
+        strict = False
+
+    @pa.check("text", error="text must not be empty")
+    def text_not_blank(cls, text: Series[str]) -> Series[bool]:
+        return text.str.strip().str.len() > 0
+
+
 class ContractError(ValueError):
     """Data broke a stage's contract; the message names file, row, column and rule."""
 

@@ -12,6 +12,7 @@ import pandas as pd
 
 from pipeline.classify import classified_sentences
 from pipeline.config import Config
+from pipeline.files import atomic_write
 from pipeline.ingest import SetAside, read_documents
 from pipeline.model import StatementModel
 from pipeline.report import sentences_csv, summary_markdown
@@ -61,19 +62,11 @@ def report(
 
 
 def write_files(files: dict[str, str], output_dir: Path) -> list[Path]:
-    """Write each file aside and rename it into place, so no reader sees half a report."""
-    import os
-    import tempfile
-
-    output_dir = Path(output_dir)
-    output_dir.mkdir(parents=True, exist_ok=True)
+    """Write each report aside and rename it into place, so no reader sees half a report."""
     written = []
     for name, content in files.items():
-        fd, tmp = tempfile.mkstemp(dir=output_dir, prefix=f".{name}.")
-        with os.fdopen(fd, "w", encoding="utf-8", newline="") as fh:
-            fh.write(content)
-        os.replace(tmp, output_dir / name)
-        written.append(output_dir / name)
+        atomic_write(Path(output_dir) / name, content)
+        written.append(Path(output_dir) / name)
     return written
 
 

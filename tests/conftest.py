@@ -39,7 +39,7 @@ def taxonomy():
 @pytest.fixture(scope="session")
 def trained_model(tmp_path_factory, taxonomy):
     """The model trained on the project's labels (trained once per test session)."""
-    from pipeline.classify import model_for_labels
+    from pipeline.registry import model_for_run
 
-    model, _ = model_for_labels(LABELS, tmp_path_factory.mktemp("models"), taxonomy)
+    model, _ = model_for_run(LABELS, tmp_path_factory.mktemp("models"), taxonomy)
     return model

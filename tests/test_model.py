@@ -3,7 +3,7 @@
 import pandas as pd
 import pytest
 
-from pipeline.classify import model_for_labels
+from pipeline.registry import model_for_run
 from conftest import LABELS
 from pipeline.model import StatementModel
 
@@ -35,6 +35,7 @@ def test_a_model_file_holding_foreign_types_is_refused(tmp_path):
 
 
 def test_the_model_is_cached_by_the_labels_content(tmp_path, taxonomy):
-    first, trained = model_for_labels(LABELS, tmp_path, taxonomy)
-    again, trained_again = model_for_labels(LABELS, tmp_path, taxonomy)
-    assert trained and not trained_again and again.version == first.version
+    first, note = model_for_run(LABELS, tmp_path, taxonomy)
+    again, note_again = model_for_run(LABELS, tmp_path, taxonomy)
+    assert note.startswith("labels changed: trained") and note_again.startswith("reused")
+    assert again.version == first.version

@@ -1,0 +1,147 @@
+"""How good a model is: grouped cross-validation by document, the development set, the
+features that weigh most, and the model card that reports them."""
+
+from __future__ import annotations
+
+import numpy as np
+import pandas as pd
+from sklearn.base import clone
+from sklearn.metrics import confusion_matrix, f1_score, precision_recall_fscore_support
+from sklearn.model_selection import GroupKFold
+
+from pipeline.model import StatementModel, build_issue_model, build_stance_model, model_inputs
+from pipeline.taxonomy import Taxonomy
+
+TARGETS = ("issue", "stance")
+
+
+def scores(truth: pd.Series, predicted: pd.Series, classes: list[str]) -> dict:
+    """Per-class precision, recall, F1 and support; macro-F1 over the classes present in
+    ``truth``; the confusion matrix (rows: truth, columns: predicted, in ``classes`` order)."""
+    truth, predicted = truth.astype(str).to_numpy(), np.asarray(predicted).astype(str)
+    present = [c for c in classes if c in set(truth)]
+    p, r, f, n = precision_recall_fscore_support(truth, predicted, labels=classes, zero_division=0)
+    return {
+        "n": int(len(truth)),
+        "macro_f1": round(float(f1_score(truth, predicted, labels=present, average="macro", zero_division=0)), 4) if present else None,
+        "accuracy": round(float((truth == predicted).mean()), 4) if len(truth) else None,
+        "per_class": {c: {"precision": round(float(p[i]), 4), "recall": round(float(r[i]), 4), "f1": round(float(f[i]), 4), "support": int(n[i])}
+                      for i, c in enumerate(classes)},
+        "confusion": {"classes": classes, "matrix": confusion_matrix(truth, predicted, labels=classes).tolist()},
+    }
+
+
+def grouped_cv(labels: pd.DataFrame, taxonomy: Taxonomy, folds: int = 5) -> dict:
+    """Cross-validation in which all sentences of one document fall in the same fold."""
+    groups = labels["file"]
+    folds = min(folds, groups.nunique())
+    inputs = model_inputs(labels)
+    out = {}
+    for target, build, classes in (("issue", build_issue_model, taxonomy.issue_ids), ("stance", build_stance_model, taxonomy.stance_ids)):
+        predicted = np.empty(len(labels), dtype=object)
+        template = build(taxonomy)
+        for train, test in GroupKFold(n_splits=folds).split(inputs, labels[target], groups):
+            fitted = clone(template).fit(inputs.iloc[train], labels[target].iloc[train])
+            predicted[test] = fitted.predict(inputs.iloc[test])
+        out[target] = scores(labels[target], predicted, classes)
+    out["folds"] = folds
+    out["documents"] = int(groups.nunique())
+    return out
+
+
+def held_out_scores(model: StatementModel, labels: pd.DataFrame, taxonomy: Taxonomy) -> dict | None:
+    """Scores of ``model`` on labelled sentences it was not trained on (the development set)."""
+    if labels is None or labels.empty:
+        return None
+    predicted = model.predict(labels)
+    return {
+        "issue": scores(labels["issue"], predicted["issue"], taxonomy.issue_ids),
+        "stance": scores(labels["stance"], predicted["stance"], taxonomy.stance_ids),
+        "documents": int(labels["file"].nunique()),
+    }
+
+
+def telling_features(model: StatementModel, n: int = 8) -> dict:
+    """Per class, the features with the largest weights in the logistic regression."""
+    out = {}
+    for target in TARGETS:
+        pipeline = getattr(model, target)
+        names = pipeline.named_steps["features"].get_feature_names_out()
+        clf = pipeline.named_steps["classify"]
+        coefs = clf.coef_ if len(clf.classes_) > 2 else np.vstack([-clf.coef_[0], clf.coef_[0]])
+        out[target] = {
+            str(c): [str(names[j]).replace("__", ": ", 1) for j in np.argsort(coefs[i])[::-1][:n]]
+            for i, c in enumerate(clf.classes_)
+        }
+    return out
+
+
+def headline(card: dict) -> dict:
+    """The figures two models are compared on: development-set macro-F1 when there is a
+    development set, else grouped cross-validation."""
+    basis = "dev" if card.get("dev") else "cv"
+    source = card.get(basis) or {}
+    return {"basis": basis, "issue": (source.get("issue") or {}).get("macro_f1"), "stance": (source.get("stance") or {}).get("macro_f1")}
+
+
+def markdown_card(card: dict, taxonomy: Taxonomy) -> str:
+    """``model_card.md``: what the model learned from and how well it does, class by class."""
+    lines = [f"# Model card: `{card['version']}`", ""]
+    lines += [f"- Labels hash: `{card['labels_hash']}`", f"- Trained: {card['trained_at']} in {card['training_seconds']:.1f} s",
+              f"- Training sentences: {card['label_counts']['total']} from {card['label_counts']['documents']} documents",
+              f"- Made current: {'yes' if card.get('current') else 'no'}{' — ' + card['decision'] if card.get('decision') else ''}", ""]
+    lines += ["## Labels", "", "| issue | sentences |", "|---|---|"]
+    lines += [f"| {k} | {v} |" for k, v in card["label_counts"]["issue"].items()]
+    lines += ["", "| stance | sentences |", "|---|---|"]
+    lines += [f"| {k} | {v} |" for k, v in card["label_counts"]["stance"].items()]
+    for basis, title in (("cv", f"Grouped cross-validation ({card['cv']['folds']} folds by document)"), ("dev", "Development set (other speeches, never trained on)")):
+        block = card.get(basis)
+        if not block:
+            continue
+        lines += ["", f"## {title}", ""]
+        for target in TARGETS:
+            s = block[target]
+            lines += [f"### {target}: macro-F1 {s['macro_f1']}, accuracy {s['accuracy']} (n = {s['n']})", "",
+                      "| class | precision | recall | F1 | support |", "|---|---|---|---|---|"]
+            lines += [f"| {c} | {m['precision']:.2f} | {m['recall']:.2f} | {m['f1']:.2f} | {m['support']} |" for c, m in s["per_class"].items()]
+            classes = s["confusion"]["classes"]
+            lines += ["", "Confusion (rows: label, columns: predicted):", "", "| | " + " | ".join(classes) + " |", "|---|" + "---|" * len(classes)]
+            lines += [f"| **{c}** | " + " | ".join(map(str, row)) + " |" for c, row in zip(classes, s["confusion"]["matrix"])]
+            lines.append("")
+    comparison = card.get("comparison")
+    if comparison:
+        lines += ["## Compared with the previous model", "",
+                  f"Previous: `{comparison['previous']}`, compared on {comparison['basis']}.", "",
+                  "| label | class | previous F1 | this F1 | change |", "|---|---|---|---|---|"]
+        for row in comparison["rows"]:
+            prev = "–" if row["previous"] is None else f"{row['previous']:.2f}"
+            this = "–" if row["this"] is None else f"{row['this']:.2f}"
+            change = "" if row["previous"] is None or row["this"] is None else f"{row['this'] - row['previous']:+.2f}"
+            lines.append(f"| {row['target']} | {row['class']} | {prev} | {this} | {change} |")
+        lines.append("")
+    lines += ["## Most telling features", ""]
+    for target, classes in card["features"].items():
+        for c, feats in classes.items():
+            lines.append(f"- **{target} = {c}**: " + ", ".join(f"`{f}`" for f in feats))
+    lines += ["", "## Indicative terms (from `labels/taxonomy.json`, used as features)", ""]
+    for issue in taxonomy.issues:
+        if issue.terms:
+            lines.append(f"- **{issue.id}**: " + ", ".join(issue.terms))
+    return "\n".join(lines).rstrip() + "\n"
+
+
+def comparison(card: dict, previous: dict | None) -> dict | None:
+    """Class-by-class F1 of this model against the previous one, on the same basis."""
+    if not previous:
+        return None
+    basis = "dev" if card.get("dev") and previous.get("dev_on_current") else "cv"
+    rows = []
+    for target in TARGETS:
+        this = card[basis][target]["per_class"] if card.get(basis) else {}
+        prev_block = previous.get("dev_on_current") if basis == "dev" else previous.get("cv")
+        prev = prev_block[target]["per_class"] if prev_block else {}
+        for c in sorted(set(this) | set(prev)):
+            rows.append({"target": target, "class": c, "previous": prev.get(c, {}).get("f1"), "this": this.get(c, {}).get("f1")})
+        rows.append({"target": target, "class": "macro-F1", "previous": (prev_block or {}).get(target, {}).get("macro_f1"),
+                     "this": card[basis][target]["macro_f1"] if card.get(basis) else None})
+    return {"previous": previous["version"], "basis": "the development set" if basis == "dev" else "grouped cross-validation", "rows": rows}

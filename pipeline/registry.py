@@ -1,0 +1,170 @@
+"""Model versions: every trained model is kept under ``models/<version>/``; ``models/current``
+names the one reports use; ``models/history.json`` lists the versions made current, for
+rollback. A version is the first 12 hex digits of the hash of the labels it learned from."""
+
+from __future__ import annotations
+
+import json
+import os
+import shutil
+import tempfile
+import time
+from dataclasses import dataclass
+from datetime import datetime, timezone
+from pathlib import Path
+
+import pandas as pd
+
+from pipeline.files import atomic_write
+from pipeline.evaluate import comparison, grouped_cv, headline, held_out_scores, telling_features
+from pipeline.labels import labels_hash, load_labels
+from pipeline.model import StatementModel
+from pipeline.taxonomy import Taxonomy
+
+CURRENT, HISTORY, CARD = "current", "history.json", "card.json"
+#: a new model counts as worse when its mean macro-F1 (issue, stance) is lower by more than this
+TOLERANCE = 0.01
+
+
+def version_for(hash_: str) -> str:
+    return hash_[:12]
+
+
+def current_version(model_dir: Path) -> str | None:
+    pointer = Path(model_dir) / CURRENT
+    return pointer.read_text(encoding="utf-8").strip() or None if pointer.exists() else None
+
+
+def history(model_dir: Path) -> list[str]:
+    path = Path(model_dir) / HISTORY
+    return json.loads(path.read_text(encoding="utf-8")) if path.exists() else []
+
+
+def make_current(model_dir: Path, version: str) -> None:
+    past = history(model_dir)
+    if not past or past[-1] != version:
+        past.append(version)
+    atomic_write(Path(model_dir) / HISTORY, json.dumps(past, indent=1) + "\n")
+    atomic_write(Path(model_dir) / CURRENT, version + "\n")
+
+
+def rollback(model_dir: Path) -> str:
+    """Make the previously current model current again; returns its version."""
+    past = history(model_dir)
+    if len(past) < 2:
+        raise ValueError(f"{model_dir}: no earlier model to roll back to")
+    past.pop()
+    atomic_write(Path(model_dir) / HISTORY, json.dumps(past, indent=1) + "\n")
+    atomic_write(Path(model_dir) / CURRENT, past[-1] + "\n")
+    return past[-1]
+
+
+def load_version(model_dir: Path, version: str) -> StatementModel:
+    folder = Path(model_dir) / version
+    if not (folder / "model.skops").exists():
+        raise ValueError(f"{folder}: no such model")
+    return StatementModel.load(folder)
+
+
+def load_card(model_dir: Path, version: str) -> dict | None:
+    path = Path(model_dir) / version / CARD
+    return json.loads(path.read_text(encoding="utf-8")) if path.exists() else None
+
+
+def versions(model_dir: Path) -> list[str]:
+    return sorted(p.name for p in Path(model_dir).glob("*") if (p / "model.skops").exists())
+
+
+@dataclass
+class Retrained:
+    model: StatementModel
+    card: dict
+    made_current: bool
+    message: str
+
+
+def _label_counts(labels: pd.DataFrame) -> dict:
+    return {
+        "total": int(len(labels)), "documents": int(labels["file"].nunique()),
+        "issue": {k: int(v) for k, v in labels["issue"].value_counts().sort_index().items()},
+        "stance": {k: int(v) for k, v in labels["stance"].value_counts().sort_index().items()},
+    }
+
+
+def retrain(labels_dir: Path, model_dir: Path, taxonomy: Taxonomy, accept: bool = False, cross_validate: bool = True) -> Retrained:
+    """Train on the labels, evaluate, keep the new version; make it current unless it is worse
+    than the current model on the same evaluation (or ``accept`` says to anyway). Bad labels
+    raise before anything is written."""
+    model_dir = Path(model_dir)
+    hash_ = labels_hash(labels_dir)
+    labels = load_labels(labels_dir, taxonomy)
+    dev = load_labels(labels_dir, taxonomy, split="dev")
+    started = time.perf_counter()
+    model = StatementModel.fit(labels, taxonomy, hash_, version_for(hash_))
+    seconds = time.perf_counter() - started
+    card = {
+        "version": model.version, "labels_hash": hash_, "trained_at": datetime.now(timezone.utc).isoformat(timespec="seconds"),
+        "training_seconds": round(seconds, 2), "label_counts": _label_counts(labels),
+        "cv": grouped_cv(labels, taxonomy) if cross_validate else None,
+        "dev": held_out_scores(model, dev, taxonomy), "features": telling_features(model),
+    }
+    previous_version = current_version(model_dir)
+    previous = None
+    if previous_version and previous_version != model.version and (model_dir / previous_version / "model.skops").exists():
+        previous = load_card(model_dir, previous_version) or {"version": previous_version}
+        previous["dev_on_current"] = held_out_scores(load_version(model_dir, previous_version), dev, taxonomy)
+    card["comparison"] = comparison(card, previous)
+    made_current, message = _decide(card, previous, accept)
+    card["current"], card["decision"] = made_current, message
+    _save(model, card, model_dir)
+    if made_current:
+        make_current(model_dir, model.version)
+    return Retrained(model, card, made_current, message)
+
+
+def _decide(card: dict, previous: dict | None, accept: bool) -> tuple[bool, str]:
+    if previous is None:
+        return True, "no earlier model to compare with"
+    new = headline(card)
+    old = {"basis": "dev", **{t: (previous["dev_on_current"] or {}).get(t, {}).get("macro_f1") for t in ("issue", "stance")}} \
+        if new["basis"] == "dev" and previous.get("dev_on_current") else headline(previous)
+    if None in (new["issue"], new["stance"], old["issue"], old["stance"]):
+        return True, "no comparable figures for the previous model"
+    new_mean, old_mean = (new["issue"] + new["stance"]) / 2, (old["issue"] + old["stance"]) / 2
+    basis = "development-set" if new["basis"] == "dev" else "cross-validated"
+    figures = (f"{basis} macro-F1 issue {new['issue']:.3f} vs {old['issue']:.3f}, "
+               f"stance {new['stance']:.3f} vs {old['stance']:.3f} (previous model {previous['version']})")
+    if new_mean < old_mean - TOLERANCE:
+        if accept:
+            return True, f"WORSE than the current model ({figures}); made current because --accept was given"
+        return False, f"WORSE than the current model ({figures}); saved but NOT made current: use --accept to use it anyway"
+    return True, f"not worse than the previous model ({figures})"
+
+
+def _save(model: StatementModel, card: dict, model_dir: Path) -> None:
+    model_dir.mkdir(parents=True, exist_ok=True)
+    staging = Path(tempfile.mkdtemp(dir=model_dir, prefix=".staging-"))
+    try:
+        model.save(staging)
+        (staging / CARD).write_text(json.dumps(card, indent=1) + "\n", encoding="utf-8")
+        final = model_dir / model.version
+        if final.exists():
+            shutil.rmtree(final)
+        os.replace(staging, final)
+    finally:
+        shutil.rmtree(staging, ignore_errors=True)
+
+
+def model_for_run(labels_dir: Path, model_dir: Path, taxonomy: Taxonomy) -> tuple[StatementModel, str]:
+    """The model a run uses: when the labels changed since any model was trained, train one
+    (the accept rule applies); then the current model. Returns (model, what happened)."""
+    version = version_for(labels_hash(labels_dir))
+    note = f"reused model {version}"
+    if not (Path(model_dir) / version / "model.skops").exists():
+        result = retrain(labels_dir, model_dir, taxonomy, cross_validate=False)
+        note = f"labels changed: trained model {version}; {result.message}"
+    current = current_version(model_dir)
+    if current is None:
+        make_current(model_dir, version)
+        current = version
+    return load_version(model_dir, current), note

@@ -1,0 +1,159 @@
+"""Retraining an analyst can trust: evaluation, model card, versions, refusal and rollback;
+predict on the analyst's own sentences; suggest what to label next."""
+
+import json
+import shutil
+import subprocess
+import sys
+
+import pandas as pd
+import pytest
+
+from conftest import LABELS, ROOT
+
+SMALL_DEV = 40  # sentences kept per dev file in the fast copies
+
+
+def cli(*args, cwd=ROOT):
+    return subprocess.run([sys.executable, "-m", "pipeline", *map(str, args)], capture_output=True, text=True, cwd=cwd, timeout=600)
+
+
+@pytest.fixture()
+def small_labels(tmp_path):
+    """The seed labels plus a slice of the UN labels and dev set: real labels, quick to train."""
+    folder = tmp_path / "labels"
+    (folder / "dev").mkdir(parents=True)
+    shutil.copy(LABELS / "taxonomy.json", folder)
+    shutil.copy(LABELS / "seeds.csv", folder)
+    train = pd.read_csv(LABELS / "ungdc_train.csv", keep_default_na=False)
+    train[train["file"].isin(sorted(train["file"].unique())[:8])].to_csv(folder / "ungdc_train.csv", index=False)
+    dev = pd.read_csv(LABELS / "dev" / "ungdc_dev.csv", keep_default_na=False)
+    dev.groupby("file").head(SMALL_DEV).to_csv(folder / "dev" / "ungdc_dev.csv", index=False)
+    return folder
+
+
+def test_retrain_evaluates_by_document_and_writes_the_model_card(small_labels, tmp_path):
+    done = cli("retrain", "--labels", small_labels, "--models", tmp_path / "models", "--output", tmp_path / "out")
+    assert done.returncode == 0, done.stderr
+    assert "is now current" in done.stdout
+    card = json.loads((tmp_path / "out" / "model_card.json").read_text())
+    assert card["cv"]["documents"] == 13 and card["cv"]["folds"] == 5
+    for basis in ("cv", "dev"):
+        for target, classes in (("issue", 6), ("stance", 3)):
+            block = card[basis][target]
+            assert 0 < block["macro_f1"] <= 1 and len(block["per_class"]) == classes
+            assert sum(map(sum, block["confusion"]["matrix"])) == block["n"]
+    assert card["label_counts"]["total"] == sum(card["label_counts"]["issue"].values())
+    assert set(card["features"]["issue"]) == {"dprk", "iran", "syria", "nato", "us_relations", "other"}
+    markdown = (tmp_path / "out" / "model_card.md").read_text()
+    assert "## Grouped cross-validation (5 folds by document)" in markdown and "## Development set" in markdown
+    assert card["labels_hash"][:12] == card["version"]
+
+
+def test_a_worse_model_is_kept_but_not_made_current_until_accepted_and_rollback_restores(small_labels, tmp_path):
+    models = tmp_path / "models"
+    assert cli("retrain", "--labels", small_labels, "--models", models, "--output", tmp_path).returncode == 0
+    good = (models / "current").read_text().strip()
+    # an analyst's bad edit: most stances flipped to neutral
+    frame = pd.read_csv(small_labels / "ungdc_train.csv", keep_default_na=False)
+    frame.loc[frame.index % 4 != 0, "stance"] = "neutral"
+    frame.to_csv(small_labels / "ungdc_train.csv", index=False)
+    refused = cli("retrain", "--labels", small_labels, "--models", models, "--output", tmp_path)
+    assert refused.returncode == 0, refused.stderr
+    assert "NOT current" in refused.stdout and "--accept" in refused.stdout
+    assert (models / "current").read_text().strip() == good
+    worse = json.loads((tmp_path / "model_card.json").read_text())["version"]
+    assert (models / worse / "model.skops").exists()  # kept, versioned
+    card = (tmp_path / "model_card.md").read_text()
+    assert "## Compared with the previous model" in card and f"`{good}`" in card
+    accepted = cli("retrain", "--labels", small_labels, "--models", models, "--output", tmp_path, "--accept")
+    assert "is now current" in accepted.stdout and (models / "current").read_text().strip() == worse
+    back = cli("retrain", "--models", models, "--rollback")
+    assert back.returncode == 0 and good in back.stdout
+    assert (models / "current").read_text().strip() == good
+
+
+def test_bad_labels_fail_retrain_and_leave_the_current_model(small_labels, tmp_path):
+    models = tmp_path / "models"
+    assert cli("retrain", "--labels", small_labels, "--models", models, "--output", tmp_path).returncode == 0
+    before = sorted(p.name for p in models.iterdir())
+    frame = pd.read_csv(small_labels / "seeds.csv", keep_default_na=False)
+    frame.loc[10, "issue"] = "venezuela"
+    frame.to_csv(small_labels / "seeds.csv", index=False)
+    failed = cli("retrain", "--labels", small_labels, "--models", models, "--output", tmp_path)
+    assert failed.returncode == 1
+    assert "seeds.csv, line 12, row 10, column issue" in failed.stderr
+    assert sorted(p.name for p in models.iterdir()) == before
+
+
+@pytest.fixture(scope="module")
+def model_dir(tmp_path_factory):
+    from pipeline.registry import model_for_run
+    from pipeline.taxonomy import load_taxonomy
+
+    folder = tmp_path_factory.mktemp("models")
+    model_for_run(LABELS, folder, load_taxonomy(LABELS))
+    return folder
+
+
+def test_predict_keeps_the_analysts_columns_and_adds_labels(model_dir, tmp_path):
+    source = tmp_path / "mine.csv"
+    pd.DataFrame({"id": ["a1", "a2"], "text": ["We condemn the missile launches by Pyongyang.", "NATO expansion threatens our security."],
+                  "context": ["", "The Alliance is moving east."]}).to_csv(source, index=False)
+    done = cli("predict", source, "--output", tmp_path / "out.csv", "--models", model_dir)
+    assert done.returncode == 0, done.stderr
+    out = pd.read_csv(tmp_path / "out.csv", keep_default_na=False)
+    assert list(out.columns) == ["id", "text", "context", "issue", "stance", "issue_confidence", "stance_confidence"]
+    assert list(out["id"]) == ["a1", "a2"] and list(out["issue"]) == ["dprk", "nato"]
+    jsonl = tmp_path / "mine.jsonl"
+    jsonl.write_text('{"id": 7, "text": "The JCPOA must be preserved."}\n')
+    assert cli("predict", jsonl, "--output", tmp_path / "j.csv", "--models", model_dir).returncode == 0
+    assert pd.read_csv(tmp_path / "j.csv")["issue"].tolist() == ["iran"]
+
+
+@pytest.mark.parametrize("content,message", [
+    (b"id,sentence\n1,Hello.\n", "no 'text' column (columns found: id, sentence)"),
+    (b"", "the file is empty"),
+    (b"text\n\xff\xfe\xfa broken\n", "not UTF-8 text"),
+    (b"id,text\n1,Fine.\n2,\n3,  \n", "empty text on line(s) 3, 4"),
+    (b'{"text": "ok"}\n{"text": \n', "line 2: not valid JSON"),
+])
+def test_bad_predict_input_gets_a_clear_error_and_no_output(model_dir, tmp_path, content, message):
+    source = tmp_path / ("in.jsonl" if content.startswith(b"{") else "in.csv")
+    source.write_bytes(content)
+    done = cli("predict", source, "--output", tmp_path / "out.csv", "--models", model_dir)
+    assert done.returncode == 1 and message in done.stderr, done.stderr
+    assert not (tmp_path / "out.csv").exists()
+
+
+def test_suggest_picks_uncertain_unlabelled_sentences_spread_over_documents(model_dir, tmp_path, taxonomy):
+    from pipeline.labels import load_labels
+    from pipeline.predict import suggestions
+    from pipeline.registry import load_version, current_version
+    from pipeline.stages import segment
+    from pipeline.config import Config
+    from conftest import UNGDC
+
+    if not UNGDC.exists():
+        pytest.skip("needs ../shared/corpora/ungdc")
+    docs_dir = tmp_path / "docs"
+    docs_dir.mkdir()
+    for name in ("FRA_72_2017.txt", "CHN_70_2015.txt", "IND_74_2019.txt"):
+        shutil.copy(UNGDC / name, docs_dir)
+    from pipeline.stages import ingest
+    docs, _ = ingest(Config(input_dir=docs_dir))
+    sentences = segment(docs, Config())
+    model = load_version(model_dir, current_version(model_dir))
+    picked = suggestions(sentences, model, taxonomy, load_labels(LABELS, taxonomy), 12)
+    assert len(picked) == 12 and picked["file"].nunique() == 3
+    assert {"file", "start", "end", "text", "context", "issue", "stance"} <= set(picked.columns)
+    content = sentences[~sentences["is_furniture"]]
+    assert picked["margin"].median() < 0.5 and picked["margin"].max() <= 1
+    assert set(picked["text"]) <= set(content["text"])
+
+
+def test_suggest_command_reads_the_last_run(model_dir, tmp_path):
+    reports = tmp_path / "reports"
+    reports.mkdir()
+    missing = cli("suggest", "--reports", reports, "--models", model_dir)
+    assert missing.returncode == 1 and "run `python -m pipeline run` first" in missing.stderr
