@@ -66,14 +66,26 @@ def telling_features(model: StatementModel, n: int = 8) -> dict:
     out = {}
     for target in TARGETS:
         pipeline = getattr(model, target)
-        names = pipeline.named_steps["features"].get_feature_names_out()
+        names = _feature_names(pipeline.named_steps["features"])
         clf = pipeline.named_steps["classify"]
         coefs = clf.coef_ if len(clf.classes_) > 2 else np.vstack([-clf.coef_[0], clf.coef_[0]])
-        out[target] = {
-            str(c): [str(names[j]).replace("__", ": ", 1) for j in np.argsort(coefs[i])[::-1][:n]]
-            for i, c in enumerate(clf.classes_)
-        }
+        out[target] = {}
+        for i, c in enumerate(clf.classes_):
+            ranked = [names[j] for j in np.argsort(coefs[i])[::-1] if names[j] is not None]
+            out[target][str(c)] = ranked[:n]
     return out
+
+
+def _feature_names(features) -> list[str | None]:
+    """Readable names of the columns of the feature matrix; None for hashed features."""
+    names: list[str | None] = []
+    for name, transformer, _ in features.transformers_:
+        if hasattr(transformer, "get_feature_names_out") and not hasattr(transformer, "steps"):
+            names.extend(f"{name}: {f}" for f in transformer.get_feature_names_out())
+        else:  # hashed character n-grams have no names
+            width = transformer.named_steps["count"].n_features if hasattr(transformer, "steps") else 0
+            names.extend([None] * width)
+    return names
 
 
 def headline(card: dict) -> dict:

@@ -8,17 +8,21 @@ model by editing ``labels/taxonomy.json``. Models are saved with ``skops``, neve
 from __future__ import annotations
 
 import json
+import zipfile
 from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
 import pandas as pd
 from sklearn.compose import ColumnTransformer
-from sklearn.feature_extraction.text import CountVectorizer, TfidfVectorizer
+from sklearn.feature_extraction.text import CountVectorizer, HashingVectorizer, TfidfTransformer, TfidfVectorizer
 from sklearn.linear_model import LogisticRegression
 from sklearn.pipeline import Pipeline
 
 from pipeline.taxonomy import Taxonomy
+
+
+TEXT_MIN_DF = 2
 
 
 def term_vocabulary(taxonomy: Taxonomy) -> list[str]:
@@ -31,13 +35,18 @@ def term_vocabulary(taxonomy: Taxonomy) -> list[str]:
 def _text_features(terms: list[str], context_weight: float, use_terms: bool, char_weight: float = 0.0) -> ColumnTransformer:
     longest = max((len(t.split()) for t in terms), default=1)
     transformers = [
-        ("text", TfidfVectorizer(ngram_range=(1, 2), sublinear_tf=True, min_df=1, strip_accents="unicode"), "text"),
+        ("text", TfidfVectorizer(ngram_range=(1, 2), sublinear_tf=True, min_df=TEXT_MIN_DF, strip_accents="unicode"), "text"),
         ("context", TfidfVectorizer(ngram_range=(1, 1), sublinear_tf=True, min_df=2, strip_accents="unicode"), "context"),
     ]
     weights = {"text": 1.0, "context": context_weight}
     if char_weight:
         # character n-grams catch evaluative morphology ("un-acceptable", "destabiliz-ing")
-        transformers.append(("chars", TfidfVectorizer(analyzer="char_wb", ngram_range=(2, 5), sublinear_tf=True, min_df=2), "text"))
+        # hashed, so the saved model holds no vocabulary of a hundred thousand n-grams
+        chars = Pipeline([
+            ("count", HashingVectorizer(analyzer="char_wb", ngram_range=(2, 5), n_features=2**18, alternate_sign=False, norm=None)),
+            ("tfidf", TfidfTransformer(sublinear_tf=True)),
+        ])
+        transformers.append(("chars", chars, "text"))
         weights["chars"] = char_weight
     if use_terms and terms:
         for column, weight in (("text", 1.0), ("context", 0.5 * context_weight)):
@@ -69,6 +78,14 @@ def model_inputs(frame: pd.DataFrame) -> pd.DataFrame:
     return pd.DataFrame({"text": frame["text"].astype(str), "context": context.fillna("").astype(str)})
 
 
+def _drop_pruned_terms(pipeline: Pipeline) -> None:
+    """Vectorisers keep every term they pruned (``stop_words_``), only for introspection:
+    dropping it makes the saved model a hundred times smaller and changes no prediction."""
+    for _, transformer, _ in pipeline.named_steps["features"].transformers_:
+        if hasattr(transformer, "stop_words_"):
+            del transformer.stop_words_
+
+
 @dataclass
 class StatementModel:
     """The fitted issue and stance pipelines, with the hash of the labels they learned from."""
@@ -83,6 +100,8 @@ class StatementModel:
         inputs = model_inputs(labels)
         issue = build_issue_model(taxonomy).fit(inputs, labels["issue"])
         stance = build_stance_model(taxonomy).fit(inputs, labels["stance"])
+        for pipeline in (issue, stance):
+            _drop_pruned_terms(pipeline)
         return cls(issue, stance, labels_hash, version)
 
     def probabilities(self, frame: pd.DataFrame) -> dict[str, pd.DataFrame]:
@@ -108,7 +127,7 @@ class StatementModel:
         import skops.io as sio
 
         folder.mkdir(parents=True, exist_ok=True)
-        sio.dump({"issue": self.issue, "stance": self.stance}, folder / "model.skops")
+        sio.dump({"issue": self.issue, "stance": self.stance}, folder / "model.skops", compression=zipfile.ZIP_DEFLATED)
         (folder / "model.json").write_text(
             json.dumps({"labels_hash": self.labels_hash, "version": self.version}, indent=2) + "\n", encoding="utf-8"
         )

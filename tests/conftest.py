@@ -37,9 +37,25 @@ def taxonomy():
 
 
 @pytest.fixture(scope="session")
-def trained_model(tmp_path_factory, taxonomy):
-    """The model trained on the project's labels (trained once per test session)."""
+def models_dir(tmp_path_factory, taxonomy):
+    """A models folder holding the model trained on the project's labels (trained once)."""
     from pipeline.registry import model_for_run
 
-    model, _ = model_for_run(LABELS, tmp_path_factory.mktemp("models"), taxonomy)
-    return model
+    folder = tmp_path_factory.mktemp("models")
+    model_for_run(LABELS, folder, taxonomy)
+    return folder
+
+
+@pytest.fixture()
+def models_copy(models_dir, tmp_path):
+    """A copy of ``models_dir`` a test may change."""
+    import shutil
+
+    return Path(shutil.copytree(models_dir, tmp_path / "models"))
+
+
+@pytest.fixture(scope="session")
+def trained_model(models_dir):
+    from pipeline.registry import current_version, load_version
+
+    return load_version(models_dir, current_version(models_dir))

@@ -3,6 +3,7 @@
 import shutil
 import subprocess
 import sys
+from pathlib import Path
 
 import pandas as pd
 import pytest
@@ -12,11 +13,11 @@ from pipeline.config import Config
 
 
 @pytest.fixture(scope="module")
-def seed_run(prefect_server, tmp_path_factory):
+def seed_run(prefect_server, tmp_path_factory, models_dir):
     from pipeline.flow import stance_report
 
     out = tmp_path_factory.mktemp("reports")
-    models = tmp_path_factory.mktemp("models")
+    models = Path(shutil.copytree(models_dir, tmp_path_factory.mktemp("run") / "models"))
     result = stance_report(Config(input_dir=SEEDS, output_dir=out, model_dir=models))
     return result, out, models
 
@@ -60,13 +61,14 @@ def test_a_second_run_reuses_the_model_and_writes_identical_reports(seed_run, tm
         assert (tmp_path / name).read_bytes() == (out / name).read_bytes()
 
 
-def test_changed_labels_retrain_the_model(prefect_server, tmp_path):
+def test_changed_labels_retrain_the_model(prefect_server, tmp_path, models_copy):
     from pipeline.flow import stance_report
 
     labels = tmp_path / "labels"
     shutil.copytree(LABELS, labels)
-    models = tmp_path / "models"
+    models = models_copy
     first = stance_report(Config(input_dir=SEEDS, output_dir=tmp_path / "a", labels_dir=labels, model_dir=models))
+    assert len(list(models.glob("*/model.skops"))) == 1  # same labels: reused
     frame = pd.read_csv(labels / "seeds.csv", keep_default_na=False)
     frame.loc[frame.index[-1], "stance"] = "neutral" if frame.iloc[-1]["stance"] != "neutral" else "oppose"
     frame.to_csv(labels / "seeds.csv", index=False)

@@ -35,7 +35,13 @@ def test_a_model_file_holding_foreign_types_is_refused(tmp_path):
 
 
 def test_the_model_is_cached_by_the_labels_content(tmp_path, taxonomy):
-    first, note = model_for_run(LABELS, tmp_path, taxonomy)
-    again, note_again = model_for_run(LABELS, tmp_path, taxonomy)
+    import shutil
+
+    labels = tmp_path / "labels"
+    labels.mkdir()
+    for name in ("taxonomy.json", "seeds.csv"):
+        shutil.copy(LABELS / name, labels)
+    first, note = model_for_run(labels, tmp_path / "models", taxonomy)
+    again, note_again = model_for_run(labels, tmp_path / "models", taxonomy)
     assert note.startswith("labels changed: trained") and note_again.startswith("reused")
     assert again.version == first.version

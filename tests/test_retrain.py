@@ -86,14 +86,9 @@ def test_bad_labels_fail_retrain_and_leave_the_current_model(small_labels, tmp_p
     assert sorted(p.name for p in models.iterdir()) == before
 
 
-@pytest.fixture(scope="module")
-def model_dir(tmp_path_factory):
-    from pipeline.registry import model_for_run
-    from pipeline.taxonomy import load_taxonomy
-
-    folder = tmp_path_factory.mktemp("models")
-    model_for_run(LABELS, folder, load_taxonomy(LABELS))
-    return folder
+@pytest.fixture()
+def model_dir(models_dir):
+    return models_dir
 
 
 def test_predict_keeps_the_analysts_columns_and_adds_labels(model_dir, tmp_path):
