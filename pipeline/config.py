@@ -29,6 +29,9 @@ class Config:
     low_confidence: float = 0.5
     #: whole-line regular expressions for page furniture, with the reason shown to people
     furniture: dict[str, str] = field(default_factory=lambda: dict(DEFAULT_FURNITURE))
+    #: report.html: most sentence rows in its table, most documents shown in full
+    max_table_rows: int = 5000
+    max_documents_shown: int = 200
     #: largest input file read, in bytes
     max_file_bytes: int = 50_000_000
 

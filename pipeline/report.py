@@ -47,18 +47,28 @@ def _quote(text: str, limit: int = 300) -> str:
     return text.replace("|", "\\|").replace("*", "\\*").replace("_", "\\_").replace("<", "&lt;")
 
 
-def finding_sentence(row: pd.Series, claims: pd.DataFrame, taxonomy: Taxonomy) -> str:
-    """One plain sentence on where the speaker stands on an issue."""
-    support, oppose = row.get("support", 0), row.get("oppose", 0)
+def finding_parts(row: pd.Series, claims: pd.DataFrame) -> tuple[str, list[tuple[str, str]]]:
+    """One plain sentence on where the speaker stands on an issue, and the strongest claim
+    each way as (stance, text)."""
+    support, oppose = int(row.get("support", 0)), int(row.get("oppose", 0))
     if support + oppose == 0:
-        return f"**{row['name']}**: no claims by the main speaker."
+        return "no claims by the main speaker.", []
     lean = "mostly opposes" if oppose > support else "mostly supports" if support > oppose else "is divided"
-    parts = [f"**{row['name']}**: the speaker {lean} ({support} supporting, {oppose} opposing claims in {row['documents']} document(s))."]
-    for stance, verb in (("oppose", "Opposes"), ("support", "Supports")):
+    docs = int(row["documents"])
+    lead = f"the speaker {lean} ({support} supporting, {oppose} opposing claims in {docs} document{'s' if docs != 1 else ''})."
+    quotes = []
+    for stance in ("oppose", "support"):
         top = claims[(claims["issue"] == row["issue"]) & (claims["stance"] == stance)].head(1)
         if len(top):
-            parts.append(f"{verb}: “{_quote(top.iloc[0]['text'], 160)}”")
-    return " ".join(parts)
+            quotes.append((stance, top.iloc[0]["text"]))
+    return lead, quotes
+
+
+def finding_sentence(row: pd.Series, claims: pd.DataFrame, taxonomy: Taxonomy) -> str:
+    """The finding as one markdown line."""
+    lead, quotes = finding_parts(row, claims)
+    verbs = {"oppose": "Opposes", "support": "Supports"}
+    return " ".join([f"**{row['name']}**: {lead}", *(f"{verbs[s]}: “{_quote(t, 160)}”" for s, t in quotes)])
 
 
 def summary_markdown(

@@ -163,7 +163,8 @@ def turn_labels(text: str) -> set[str]:
     labels = {m.group(1).strip() for m in re.finditer(r"(?m)^" + _TURN.pattern, text)}
     if labels & set(_QUESTION_LABELS) or len(labels) >= 2:
         return labels
-    return set()
+    # one speaker's answer alone: a person's name, not a form of address ("Mr. President:")
+    return {label for label in labels if not re.match(r"(?:Mr|Mrs|Ms|Madam|Madame|Sir|Your|His|Her)\b", label)}
 _LINE = re.compile(r"[^\n]*\n?")
 
 

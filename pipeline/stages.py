@@ -10,6 +10,7 @@ from pathlib import Path
 
 import pandas as pd
 
+from pipeline import html_report
 from pipeline.classify import classified_sentences
 from pipeline.config import Config
 from pipeline.files import atomic_write
@@ -58,6 +59,8 @@ def report(
     return {
         "summary.md": summary_markdown(predictions, documents, taxonomy, model_version, config.top_claims, config.low_confidence, set_aside),
         "sentences.csv": sentences_csv(predictions),
+        "report.html": html_report.render(predictions, documents, set_aside, taxonomy, model_version, config.low_confidence,
+                                          config.max_table_rows, config.max_documents_shown),
     }
 
 
