@@ -62,8 +62,9 @@ def run(args: argparse.Namespace, config: Config) -> int:
     from pipeline.flow import stance_report
 
     result = stance_report(config)
-    print(f"{result['documents']} document(s), {result['sentences']} sentence rows, "
-          f"{result['set_aside']} file(s) set aside; model {result['model']}; wrote {', '.join(result['files'])}")
+    aside = f"; {result['set_aside']} file(s) set aside, reasons in {config.output_dir / 'quarantine.csv'}" if result["set_aside"] else ""
+    print(f"{result['documents']} document(s), {result['sentences']} sentence rows{aside}; "
+          f"model {result['model']}; wrote {', '.join(result['files'])}")
     return 0
 
 

@@ -34,6 +34,8 @@ class Config:
     max_documents_shown: int = 200
     #: largest input file read, in bytes
     max_file_bytes: int = 50_000_000
+    #: a document with a longer line is set aside as not running text (bounded time and memory)
+    max_line_chars: int = 1_000_000
 
     def replace(self, **changes) -> "Config":
         """A copy with ``changes``; ``None`` values (flags not given) keep the default."""

@@ -11,20 +11,27 @@ from prefect.artifacts import create_markdown_artifact, create_table_artifact
 from prefect.cache_policies import NO_CACHE
 
 from pipeline import stages
+from pipeline.accounting import RunRecord, quarantine_csv
 from pipeline.config import Config
+from pipeline.files import atomic_write, folder_lock, remove_stale_temporaries
 from pipeline.model import StatementModel
 from pipeline.registry import model_for_run
 from pipeline.report import issue_findings
 from pipeline.taxonomy import Taxonomy, load_taxonomy
 
 
+class NoUsableDocuments(RuntimeError):
+    """Every input was set aside."""
+
+
 @task(name="ingest", cache_policy=NO_CACHE)
-def ingest_task(config: Config) -> tuple[pd.DataFrame, pd.DataFrame]:
-    documents, set_aside = stages.ingest(config)
-    get_run_logger().info("read %d document(s), set aside %d file(s)", len(documents), len(set_aside))
+def ingest_task(config: Config) -> tuple[pd.DataFrame, pd.DataFrame, list[dict]]:
+    documents, set_aside, inputs = stages.ingest_with_account(config)
+    logger = get_run_logger()
+    logger.info("read %d document(s), set aside %d file(s)", len(documents), len(set_aside))
     for row in set_aside.itertuples():
-        get_run_logger().warning("set aside %s: %s", row.path, row.reason)
-    return documents, set_aside
+        logger.warning("set aside %s: %s", row.path, row.reason)
+    return documents, set_aside, inputs
 
 
 @task(name="segment", cache_policy=NO_CACHE)
@@ -49,30 +56,56 @@ def classify_task(sentences: pd.DataFrame, model: StatementModel, taxonomy: Taxo
 @task(name="report", cache_policy=NO_CACHE, retries=2, retry_delay_seconds=1)
 def report_task(predictions, documents, set_aside, taxonomy, model_version, config: Config) -> list[str]:
     files = stages.report(predictions, documents, set_aside, taxonomy, model_version, config)
+    files["quarantine.csv"] = quarantine_csv(set_aside)
     written = stages.write_files(files, config.output_dir)
-    findings = issue_findings(predictions, taxonomy)
     create_markdown_artifact(files["summary.md"], key="stance-summary", description="Where the speaker stands")
-    create_table_artifact(findings.to_dict(orient="records"), key="stance-by-issue", description="Main speaker's sentences by issue and stance")
+    create_table_artifact(issue_findings(predictions, taxonomy).to_dict(orient="records"), key="stance-by-issue",
+                          description="Main speaker's sentences by issue and stance")
     get_run_logger().info("wrote %s", ", ".join(str(p) for p in written))
     return [str(p) for p in written]
 
 
 @flow(name="stance-report", log_prints=True)
 def stance_report(config: Config = Config()) -> dict:
-    """Documents in, labelled sentences and reports out."""
+    """Documents in, labelled sentences and reports out; ``run.json`` accounts for everything."""
+    with folder_lock(config.output_dir, "run"):
+        remove_stale_temporaries(config.output_dir)
+        record = RunRecord(config.input_dir, config.output_dir)
+        try:
+            return _run(config, record)
+        except Exception as err:
+            atomic_write(config.output_dir / "run.json", record.json("failed", str(err)))
+            raise
+
+
+def _run(config: Config, record: RunRecord) -> dict:
     taxonomy = load_taxonomy(config.labels_dir)
-    documents, set_aside = ingest_task(config)
+    with record.stage("ingest"):
+        documents, set_aside, inputs = ingest_task(config)
+    record.data["inputs"] = inputs
+    record.count("ingest", files_in=len([i for i in inputs if i["outcome"] != "note"]), documents_out=len(documents), set_aside=len(set_aside))
     if documents.empty:
-        raise RuntimeError(f"no usable document in {config.input_dir}: {len(set_aside)} file(s) set aside")
-    segmented = segment_task.map(stages.batches(documents, config.documents_per_batch), unmapped(config))
-    sentences = pd.concat([f.result() for f in segmented], ignore_index=True)
-    model = model_task(config, taxonomy)
-    classified = classify_task.map(
-        stages.batches(sentences, config.sentences_per_batch, key="doc_id"), unmapped(model), unmapped(taxonomy), unmapped(config)
-    )
-    predictions = pd.concat([f.result() for f in classified], ignore_index=True)
-    written = report_task(predictions, documents, set_aside, taxonomy, model.version, config)
+        atomic_write(config.output_dir / "quarantine.csv", quarantine_csv(set_aside))
+        raise NoUsableDocuments(f"no usable document in {config.input_dir}: all {len(set_aside)} file(s) set aside "
+                                f"(reasons in {config.output_dir / 'quarantine.csv'})")
+    with record.stage("segment"):
+        segmented = segment_task.map(stages.batches(documents, config.documents_per_batch), unmapped(config))
+        sentences = pd.concat([f.result() for f in segmented], ignore_index=True)
+    record.count("segment", documents_in=len(documents), rows_out=len(sentences), sentences=int((~sentences["is_furniture"]).sum()),
+                 furniture=int(sentences["is_furniture"].sum()), documents_with_rows=sentences["doc_id"].nunique())
+    with record.stage("model"):
+        model = model_task(config, taxonomy)
+    record.data["model"] = {"version": model.version, "labels_hash": model.labels_hash}
+    with record.stage("classify"):
+        classified = classify_task.map(stages.batches(sentences, config.sentences_per_batch, key="doc_id"),
+                                       unmapped(model), unmapped(taxonomy), unmapped(config))
+        predictions = pd.concat([f.result() for f in classified], ignore_index=True)
+    record.count("classify", rows_in=len(sentences), rows_out=len(predictions))
+    with record.stage("report"):
+        written = report_task(predictions, documents, set_aside, taxonomy, model.version, config)
+    record.count("report", sentence_rows_written=len(predictions), documents_reported=predictions["doc_id"].nunique(), set_aside_listed=len(set_aside))
+    atomic_write(config.output_dir / "run.json", record.json("completed"))
     return {
         "documents": len(documents), "set_aside": len(set_aside), "sentences": len(predictions),
-        "model": model.version, "files": written,
+        "model": model.version, "files": [*written, str(config.output_dir / "run.json")],
     }

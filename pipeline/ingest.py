@@ -40,6 +40,16 @@ class SetAside:
     sha256: str
 
 
+@dataclass(frozen=True)
+class Decoded:
+    """A file's text, or why it is not a text document; and what was done to read it."""
+
+    text: str = ""
+    reason: str = ""
+    encoding: str = ""
+    notes: tuple[str, ...] = ()
+
+
 def stated_date(text: str) -> str:
     """The first date the text states in full, as YYYY-MM-DD; "" when none (never guessed)."""
     found = []
@@ -64,34 +74,64 @@ def title_of(text: str, furniture: dict[str, str]) -> str:
     return ""
 
 
-def decoded_text(data: bytes) -> tuple[str, str]:
-    """(text, "") for readable text, or ("", reason) when it is not a text document."""
+def decoded_text(data: bytes, max_line_chars: int = 1_000_000) -> Decoded:
+    """The text of a file, decoded and normalised (line endings to ``\\n``, NUL and other control
+    characters removed), or the reason it is not a text document."""
     for magic, kind in _MAGIC.items():
         if data.startswith(magic):
-            return "", f"binary content ({kind}), not a text document"
-    if data.count(b"\x00") > max(8, len(data) // 100):
-        return "", "binary content (many NUL bytes), not a text document"
-    try:
-        text = data.decode("utf-8-sig")
-    except UnicodeDecodeError:
-        text = _guess_decoding(data)
-        if text is None:
-            return "", "not decodable as text in any known encoding"
+            return Decoded(reason=f"binary content ({kind}), not a text document")
+    notes = []
+    if data.startswith((b"\xff\xfe", b"\xfe\xff")):
+        text, encoding = data.decode("utf-16"), "utf-16"
+    else:
+        nuls = data.count(b"\x00")
+        if nuls > max(8, len(data) // 100):
+            return Decoded(reason="binary content (many NUL bytes), not a text document")
+        try:
+            text, encoding = data.decode("utf-8-sig"), "utf-8"
+            if data.startswith(b"\xef\xbb\xbf"):
+                notes.append("UTF-8 byte-order mark removed")
+        except UnicodeDecodeError:
+            guessed = _guess_decoding(data)
+            if guessed is None:
+                return Decoded(reason="binary or undecodable content: not text in any known encoding")
+            text, encoding = guessed
+            notes.append(f"decoded as {encoding}")
+    unprintable = sum(1 for c in text[:100_000] if not (c.isprintable() or c in "\n\r\t"))
+    if unprintable > 0.05 * min(len(text), 100_000):
+        return Decoded(reason="binary content (unprintable characters), not a text document")
     head = text[:2000].lstrip().lower()
     if head.startswith(("<!doctype html", "<html")) or ("<body" in head and "</" in head):
-        return "", "an HTML page: save the article's text as a .txt file"
-    text = _CONTROL.sub("", text.replace("\r\n", "\n").replace("\r", "\n"))
+        return Decoded(reason="an HTML page: save the article's text as a .txt file")
+    if "\r" in text:
+        text = text.replace("\r\n", "\n").replace("\r", "\n")
+        notes.append("Windows line endings normalised")
+    cleaned = _CONTROL.sub("", text)
+    if len(cleaned) != len(text):
+        notes.append(f"{len(text) - len(cleaned)} NUL or control character(s) removed")
+    text = cleaned
     if not text.strip():
-        return "", "no text (whitespace only)" if data.strip() else "no text"
-    return text, ""
+        return Decoded(reason="no text (whitespace only)" if data.strip() else "no text")
+    longest = max(map(len, text.split("\n")))
+    if longest > max_line_chars:
+        return Decoded(reason=f"a line of {longest:,} characters: not running text (limit {max_line_chars:,})")
+    return Decoded(text=text, encoding=encoding, notes=tuple(notes))
 
 
-def _guess_decoding(data: bytes) -> str | None:
+def _guess_decoding(data: bytes) -> tuple[str, str] | None:
     """A legacy encoding (Windows-1251, Latin-1...), detected by charset-normalizer."""
     from charset_normalizer import from_bytes
 
+    ascii_share = sum(b < 0x80 for b in data) / len(data)
+    if ascii_share >= 0.9:
+        # mostly English with a few accented words: too little for detection to tell Windows-1252
+        # from its Baltic and Central European cousins; Windows-1252 (Latin-1's superset) is the usual one
+        try:
+            return data.decode("cp1252"), "cp1252"
+        except UnicodeDecodeError:
+            pass
     best = from_bytes(data).best()
-    return None if best is None else str(best)
+    return None if best is None else (str(best), best.encoding)
 
 
 def read_metadata(input_dir: Path) -> dict[str, dict[str, str]]:
@@ -120,42 +160,51 @@ def candidate_files(input_dir: Path) -> list[Path]:
     )
 
 
-def read_documents(input_dir: Path, furniture: dict[str, str], max_bytes: int) -> tuple[pd.DataFrame, list[SetAside]]:
-    """Documents of ``input_dir`` (one row each) and the files set aside, with reasons."""
+def read_documents(
+    input_dir: Path, furniture: dict[str, str], max_bytes: int, max_line_chars: int = 1_000_000,
+) -> tuple[pd.DataFrame, list[SetAside], list[dict]]:
+    """Documents of ``input_dir`` (one row each), the files set aside with reasons, and an
+    account of every input file: path, size, content hash, outcome, reason, encoding, notes."""
     input_dir = Path(input_dir)
     if not input_dir.is_dir():
         raise FileNotFoundError(f"input folder {input_dir} does not exist")
     metadata = read_metadata(input_dir)
-    rows, set_aside, seen = [], [], {}
+    rows, set_aside, inputs, seen = [], [], [], {}
     root = input_dir.resolve()
+
+    def aside(path: Path, reason: str, size: int, digest: str) -> None:
+        set_aside.append(SetAside(str(path), reason, size, digest))
+        inputs.append({"path": str(path), "size": size, "sha256": digest, "outcome": "set aside", "reason": reason})
+
     for path in candidate_files(input_dir):
         size = path.lstat().st_size
         if path.is_symlink() and root not in path.resolve().parents:
-            set_aside.append(SetAside(str(path), "a symbolic link to a file outside the input folder", size, ""))
+            aside(path, "a symbolic link to a file outside the input folder", size, "")
             continue
         if not path.is_file():
-            set_aside.append(SetAside(str(path), "not a regular file", size, ""))
+            aside(path, "not a regular file" if path.exists() else "a broken symbolic link", size, "")
             continue
         size = path.stat().st_size
         if size > max_bytes:
-            set_aside.append(SetAside(str(path), f"larger than the {max_bytes:,}-byte limit", size, ""))
+            aside(path, f"larger than the {max_bytes:,}-byte limit", size, "")
             continue
         try:
             data = path.read_bytes()
         except OSError as err:
-            set_aside.append(SetAside(str(path), f"unreadable: {err.strerror}", size, ""))
+            aside(path, f"unreadable: {err.strerror}", size, "")
             continue
         digest = hashlib.sha256(data).hexdigest()
         if not data:
-            set_aside.append(SetAside(str(path), "empty file", size, digest))
+            aside(path, "empty file", size, digest)
             continue
-        text, reason = decoded_text(data)
-        if reason:
-            set_aside.append(SetAside(str(path), reason, size, digest))
+        decoded = decoded_text(data, max_line_chars)
+        if decoded.reason:
+            aside(path, decoded.reason, size, digest)
             continue
+        text = decoded.text
         text_digest = hashlib.sha256(text.encode("utf-8")).hexdigest()
         if text_digest in seen:
-            set_aside.append(SetAside(str(path), f"duplicate of {seen[text_digest]}", size, digest))
+            aside(path, f"duplicate of {seen[text_digest]}", size, digest)
             continue
         seen[text_digest] = path.name
         meta = metadata.get(path.name, {})
@@ -169,5 +218,11 @@ def read_documents(input_dir: Path, furniture: dict[str, str], max_bytes: int) -
             "sha256": digest,
             "text": text,
         })
+        inputs.append({"path": str(path), "size": size, "sha256": digest, "outcome": "processed", "reason": "",
+                       "doc_id": path.name, "encoding": decoded.encoding, "notes": list(decoded.notes)})
+    missing = set(metadata) - {p.name for p in candidate_files(input_dir)}
+    if missing:
+        inputs.append({"path": str(input_dir / METADATA_FILE), "outcome": "note",
+                       "reason": f"metadata names file(s) not in the folder: {', '.join(sorted(missing))}"})
     columns = ["doc_id", "path", "title", "date", "speaker", "source", "sha256", "text"]
-    return pd.DataFrame(rows, columns=columns).astype(str), set_aside
+    return pd.DataFrame(rows, columns=columns).astype(str), set_aside, inputs

@@ -8,14 +8,17 @@ model by editing ``labels/taxonomy.json``. Models are saved with ``skops``, neve
 from __future__ import annotations
 
 import json
+import re
 import zipfile
 from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
 import pandas as pd
+from scipy import sparse
+from sklearn.base import BaseEstimator, TransformerMixin
 from sklearn.compose import ColumnTransformer
-from sklearn.feature_extraction.text import CountVectorizer, HashingVectorizer, TfidfTransformer, TfidfVectorizer
+from sklearn.feature_extraction.text import HashingVectorizer, TfidfTransformer, TfidfVectorizer
 from sklearn.linear_model import LogisticRegression
 from sklearn.pipeline import Pipeline
 
@@ -26,24 +29,58 @@ TEXT_MIN_DF = 2
 
 
 def term_vocabulary(taxonomy: Taxonomy) -> list[str]:
-    """The taxonomy's indicative terms, tokenised as the vectoriser tokenises text."""
-    analyse = CountVectorizer().build_analyzer()
-    vocabulary = {" ".join(analyse(term)) for issue in taxonomy.issues for term in issue.terms}
-    return sorted(v for v in vocabulary if v)
+    """The taxonomy's indicative terms, lower-cased, once each."""
+    return sorted({" ".join(term.lower().split()) for issue in taxonomy.issues for term in issue.terms} - {""})
+
+
+_TOKEN = re.compile(r"[\w'’-]+")
+
+
+class TermMatcher(TransformerMixin, BaseEstimator):
+    """Marks which of the taxonomy's terms ("North Korea", "New START") occur in a text. Words
+    are looked up by their first word, so a sentence is scanned once whatever the term count."""
+
+    def __init__(self, terms: tuple[str, ...] = ()):
+        self.terms = terms
+
+    def fit(self, X, y=None):
+        self.terms_ = list(self.terms)
+        return self
+
+    def transform(self, X):
+        by_first: dict[str, list[tuple[int, list[str]]]] = {}
+        for i, term in enumerate(self.terms_):
+            words = _TOKEN.findall(term.lower())
+            if words:
+                by_first.setdefault(words[0], []).append((i, words))
+        rows, cols = [], []
+        for row, text in enumerate(X):
+            words = _TOKEN.findall(text.lower())
+            found = set()
+            for at, word in enumerate(words):
+                for i, term in by_first.get(word, ()):
+                    if words[at : at + len(term)] == term:
+                        found.add(i)
+            rows.extend([row] * len(found))
+            cols.extend(found)
+        data = np.ones(len(rows), dtype=np.float64)
+        return sparse.csr_matrix((data, (rows, cols)), shape=(len(X), len(self.terms_)))
+
+    def get_feature_names_out(self, input_features=None):
+        return np.asarray(self.terms_, dtype=object)
 
 
 def _text_features(terms: list[str], context_weight: float, use_terms: bool, char_weight: float = 0.0) -> ColumnTransformer:
-    longest = max((len(t.split()) for t in terms), default=1)
     transformers = [
-        ("text", TfidfVectorizer(ngram_range=(1, 2), sublinear_tf=True, min_df=TEXT_MIN_DF, strip_accents="unicode"), "text"),
-        ("context", TfidfVectorizer(ngram_range=(1, 1), sublinear_tf=True, min_df=2, strip_accents="unicode"), "context"),
+        ("text", TfidfVectorizer(ngram_range=(1, 2), sublinear_tf=True, min_df=TEXT_MIN_DF, ), "text"),
+        ("context", TfidfVectorizer(ngram_range=(1, 1), sublinear_tf=True, min_df=2, ), "context"),
     ]
     weights = {"text": 1.0, "context": context_weight}
     if char_weight:
         # character n-grams catch evaluative morphology ("un-acceptable", "destabiliz-ing")
         # hashed, so the saved model holds no vocabulary of a hundred thousand n-grams
         chars = Pipeline([
-            ("count", HashingVectorizer(analyzer="char_wb", ngram_range=(2, 5), n_features=2**18, alternate_sign=False, norm=None)),
+            ("count", HashingVectorizer(analyzer="char_wb", ngram_range=(4, 4), n_features=2**18, alternate_sign=False, norm=None)),
             ("tfidf", TfidfTransformer(sublinear_tf=True)),
         ])
         transformers.append(("chars", chars, "text"))
@@ -51,9 +88,7 @@ def _text_features(terms: list[str], context_weight: float, use_terms: bool, cha
     if use_terms and terms:
         for column, weight in (("text", 1.0), ("context", 0.5 * context_weight)):
             name = f"terms_{column}"
-            transformers.append(
-                (name, CountVectorizer(vocabulary=terms, ngram_range=(1, longest), binary=True, strip_accents="unicode"), column)
-            )
+            transformers.append((name, TermMatcher(tuple(terms)), column))
             weights[name] = weight
     return ColumnTransformer(transformers, transformer_weights=weights)
 
@@ -127,24 +162,41 @@ class StatementModel:
         import skops.io as sio
 
         folder.mkdir(parents=True, exist_ok=True)
-        sio.dump({"issue": self.issue, "stance": self.stance}, folder / "model.skops", compression=zipfile.ZIP_DEFLATED)
-        (folder / "model.json").write_text(
-            json.dumps({"labels_hash": self.labels_hash, "version": self.version}, indent=2) + "\n", encoding="utf-8"
-        )
+        path = folder / "model.skops"
+        sio.dump({"issue": self.issue, "stance": self.stance}, path, compression=zipfile.ZIP_DEFLATED)
+        meta = {"labels_hash": self.labels_hash, "version": self.version, "sha256": _sha256(path)}
+        (folder / "model.json").write_text(json.dumps(meta, indent=2) + "\n", encoding="utf-8")
 
     @classmethod
     def load(cls, folder: Path) -> "StatementModel":
+        """Load a model this project saved; anything else is refused before it is unpacked."""
         import skops.io as sio
 
         path = folder / "model.skops"
-        untrusted = sio.get_untrusted_types(file=path)
+        try:
+            meta = json.loads((folder / "model.json").read_text(encoding="utf-8"))
+        except (OSError, ValueError) as err:
+            raise ValueError(f"{folder}: refused, no readable model.json beside the model ({err})") from None
+        if meta.get("sha256") != _sha256(path):
+            raise ValueError(f"{path}: refused, the file was altered since it was saved (checksum mismatch)")
+        try:
+            untrusted = sio.get_untrusted_types(file=path)
+        except Exception as err:  # not a skops archive at all
+            raise ValueError(f"{path}: refused, not a model file this project saved ({err})") from None
         unexpected = [t for t in untrusted if t not in TRUSTED_TYPES]
         if unexpected:
             raise ValueError(f"{path}: refused, it holds types this project never saves: {', '.join(unexpected)}")
         parts = sio.load(path, trusted=untrusted)
-        meta = json.loads((folder / "model.json").read_text(encoding="utf-8"))
+        if set(parts) != {"issue", "stance"} or not all(isinstance(p, Pipeline) for p in parts.values()):
+            raise ValueError(f"{path}: refused, not an issue and stance model")
         return cls(parts["issue"], parts["stance"], meta["labels_hash"], meta["version"])
 
 
+def _sha256(path: Path) -> str:
+    import hashlib
+
+    return hashlib.sha256(Path(path).read_bytes()).hexdigest() if Path(path).exists() else ""
+
+
 #: Types beyond skops' defaults that our saved models hold, and nothing else is loaded.
-TRUSTED_TYPES: frozenset[str] = frozenset()
+TRUSTED_TYPES: frozenset[str] = frozenset({"pipeline.model.TermMatcher"})

@@ -15,7 +15,7 @@ from pathlib import Path
 
 import pandas as pd
 
-from pipeline.files import atomic_write
+from pipeline.files import TEMP_PREFIX, atomic_write, folder_lock, remove_stale_temporaries
 from pipeline.evaluate import comparison, grouped_cv, headline, held_out_scores, telling_features
 from pipeline.labels import labels_hash, load_labels
 from pipeline.model import StatementModel
@@ -96,6 +96,12 @@ def retrain(labels_dir: Path, model_dir: Path, taxonomy: Taxonomy, accept: bool 
     than the current model on the same evaluation (or ``accept`` says to anyway). Bad labels
     raise before anything is written."""
     model_dir = Path(model_dir)
+    with folder_lock(model_dir, "training", wait=True):
+        remove_stale_temporaries(model_dir)
+        return _retrain(labels_dir, model_dir, taxonomy, accept, cross_validate)
+
+
+def _retrain(labels_dir: Path, model_dir: Path, taxonomy: Taxonomy, accept: bool, cross_validate: bool) -> Retrained:
     hash_ = labels_hash(labels_dir)
     labels = load_labels(labels_dir, taxonomy)
     dev = load_labels(labels_dir, taxonomy, split="dev")
@@ -142,17 +148,20 @@ def _decide(card: dict, previous: dict | None, accept: bool) -> tuple[bool, str]
 
 
 def _save(model: StatementModel, card: dict, model_dir: Path) -> None:
+    """Write the version aside and rename it into place; a version folder is whole or absent."""
     model_dir.mkdir(parents=True, exist_ok=True)
-    staging = Path(tempfile.mkdtemp(dir=model_dir, prefix=".staging-"))
+    staging = Path(tempfile.mkdtemp(dir=model_dir, prefix=f"{TEMP_PREFIX}staging-"))
     try:
         model.save(staging)
         (staging / CARD).write_text(json.dumps(card, indent=1) + "\n", encoding="utf-8")
         final = model_dir / model.version
         if final.exists():
-            shutil.rmtree(final)
+            old = Path(tempfile.mkdtemp(dir=model_dir, prefix=f"{TEMP_PREFIX}old-"))
+            os.replace(final, old / model.version)
         os.replace(staging, final)
     finally:
         shutil.rmtree(staging, ignore_errors=True)
+        remove_stale_temporaries(model_dir)
 
 
 def model_for_run(labels_dir: Path, model_dir: Path, taxonomy: Taxonomy) -> tuple[StatementModel, str]:

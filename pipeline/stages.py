@@ -26,9 +26,15 @@ SET_ASIDE_COLUMNS = ["path", "reason", "size", "sha256"]
 
 def ingest(config: Config) -> tuple[pd.DataFrame, pd.DataFrame]:
     """Documents of the input folder, and the files set aside with their reasons."""
-    documents, set_aside = read_documents(config.input_dir, config.furniture, config.max_file_bytes)
+    documents, set_aside, _ = ingest_with_account(config)
+    return documents, set_aside
+
+
+def ingest_with_account(config: Config) -> tuple[pd.DataFrame, pd.DataFrame, list[dict]]:
+    """Documents, files set aside, and an account of every input file and its outcome."""
+    documents, set_aside, inputs = read_documents(config.input_dir, config.furniture, config.max_file_bytes, config.max_line_chars)
     table = pd.DataFrame([vars(s) for s in set_aside], columns=SET_ASIDE_COLUMNS)
-    return checked(documents, DocumentSchema, "ingest output"), table
+    return checked(documents, DocumentSchema, "ingest output"), table, inputs
 
 
 def segment(documents: pd.DataFrame, config: Config) -> pd.DataFrame:

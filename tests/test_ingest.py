@@ -32,7 +32,7 @@ def test_a_date_is_read_only_when_stated_in_full(text, expected):
 def test_documents_of_the_seeds_without_metadata(tmp_path):
     for path in SEED_FILES:
         shutil.copy(path, tmp_path)
-    docs, set_aside = read_documents(tmp_path, Config().furniture, 10**7)
+    docs, set_aside, _ = read_documents(tmp_path, Config().furniture, 10**7)
     assert set_aside == []
     by_id = docs.set_index("doc_id")
     assert by_id.loc["000_1aa5b79f95ad6851.txt", "date"] == "2017-11-30"
@@ -65,7 +65,7 @@ def test_unreadable_inputs_are_set_aside_with_reasons(tmp_path):
     (tmp_path / "blank.txt").write_text("  \n\n ")
     (tmp_path / "report.pdf").write_bytes(b"%PDF-1.7\n" + bytes(range(256)))
     shutil.copy(SEED_FILES[0], tmp_path / "copy.txt")
-    docs, set_aside = read_documents(tmp_path, Config().furniture, 10**7)
+    docs, set_aside, _ = read_documents(tmp_path, Config().furniture, 10**7)
     assert list(docs["doc_id"]) == [SEED_FILES[0].name]
     reasons = {item.path.split("/")[-1]: item.reason for item in set_aside}
     assert reasons["empty.txt"] == "empty file"

@@ -24,13 +24,34 @@ def test_a_saved_model_loads_and_predicts_the_same(trained_model, tmp_path):
 
 
 def test_a_model_file_holding_foreign_types_is_refused(tmp_path):
-    import skops.io as sio
+    import hashlib
+    import json
     from collections import OrderedDict
     from fractions import Fraction
 
-    (tmp_path / "model.json").write_text('{"labels_hash": "x", "version": "x"}')
+    import skops.io as sio
+
+    # a file that is not the project's, even with a matching checksum beside it
     sio.dump({"issue": Fraction(1, 3), "stance": OrderedDict()}, tmp_path / "model.skops")
+    digest = hashlib.sha256((tmp_path / "model.skops").read_bytes()).hexdigest()
+    (tmp_path / "model.json").write_text(json.dumps({"labels_hash": "x", "version": "x", "sha256": digest}))
     with pytest.raises(ValueError, match="refused, it holds types this project never saves: .*Fraction"):
+        StatementModel.load(tmp_path)
+
+
+def test_an_altered_or_foreign_model_file_is_refused(trained_model, tmp_path):
+    trained_model.save(tmp_path)
+    data = bytearray((tmp_path / "model.skops").read_bytes())
+    data[len(data) // 2] ^= 0xFF
+    (tmp_path / "model.skops").write_bytes(bytes(data))
+    with pytest.raises(ValueError, match="refused, the file was altered since it was saved"):
+        StatementModel.load(tmp_path)
+    (tmp_path / "model.skops").write_bytes(b"import os; os.system('echo pwned')")
+    import hashlib, json
+    meta = json.loads((tmp_path / "model.json").read_text())
+    meta["sha256"] = hashlib.sha256(b"import os; os.system('echo pwned')").hexdigest()
+    (tmp_path / "model.json").write_text(json.dumps(meta))
+    with pytest.raises(ValueError, match="refused, not a model file this project saved"):
         StatementModel.load(tmp_path)
 
 

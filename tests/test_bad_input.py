@@ -1,0 +1,239 @@
+"""Bad input never loses data: every file gets an outcome, good documents are still processed,
+reports and models are never half-written, and the same inputs give the same reports."""
+
+import io
+import json
+import os
+import shutil
+import signal
+import subprocess
+import sys
+import time
+import zipfile
+
+import pandas as pd
+import pytest
+
+from conftest import ROOT, SEED_FILES
+
+
+def cli_command(*args):
+    command = [sys.executable, "-m", "pipeline", *map(str, args)]
+    if os.geteuid() == 0 and shutil.which("setpriv"):
+        # root reads any file; drop that power so an unreadable file is unreadable
+        command = ["setpriv", "--bounding-set", "-dac_override,-dac_read_search", *command]
+    return command
+
+
+def cli(*args, timeout=600):
+    return subprocess.run(cli_command(*args), capture_output=True, text=True, cwd=ROOT, timeout=timeout)
+
+
+EXPECTED = {  # file -> words its reason must contain, or "processed"
+    "cp1251.txt": "processed", "latin1.txt": "processed", "bom.txt": "processed", "crlf.txt": "processed",
+    "nul_bytes.txt": "processed", "control_chars.txt": "processed",
+    "empty.txt": "empty file", "blank.txt": "no text", "report.pdf": "PDF", "image.png": "PNG", "archive.zip": "zip",
+    "binary.txt": "binary", "page.html": "HTML page", "one_line_20mb.txt": "not running text",
+    "copy_of_seed.txt": "duplicate of 000_", "unreadable.txt": "unreadable", "outside_link.txt": "symbolic link to a file outside",
+}
+
+
+@pytest.fixture(scope="module")
+def bad_folder(tmp_path_factory):
+    root = tmp_path_factory.mktemp("bad")
+    folder = root / "inbox"
+    folder.mkdir()
+    for path in SEED_FILES[:2]:
+        shutil.copy(path, folder)
+    statement = "Sergey Lavrov: We are deeply concerned about NATO expansion. Unilateral sanctions are unacceptable.\n"
+    (folder / "cp1251.txt").write_bytes(("Заявление МИД России\n\n" + statement + "Москва выступает за диалог.\n").encode("cp1251"))
+    (folder / "latin1.txt").write_bytes(("Déclaration à la presse\n\n" + statement.replace("NATO", "NATO’s").replace("’", "'") + "Café crème.\n").encode("latin-1"))
+    (folder / "bom.txt").write_bytes(b"\xef\xbb\xbf" + ("Statement with a BOM\n\n" + statement).encode())
+    (folder / "crlf.txt").write_bytes(("Windows statement\r\n\r\n" + statement.replace("\n", "\r\n")).encode())
+    (folder / "nul_bytes.txt").write_bytes(("Statement with NULs\n\n" + statement).encode().replace(b"NATO", b"NA\x00TO"))
+    (folder / "control_chars.txt").write_bytes(("Statement\x07 with\x1b control characters\n\n" + statement).encode())
+    (folder / "empty.txt").write_bytes(b"")
+    (folder / "blank.txt").write_text("   \n\t\n  ")
+    (folder / "report.pdf").write_bytes(b"%PDF-1.4\n1 0 obj << /Type /Catalog >> endobj\n" + bytes(range(256)) * 4)
+    (folder / "image.png").write_bytes(b"\x89PNG\r\n\x1a\n" + bytes(range(256)) * 4)
+    buffer = io.BytesIO()
+    with zipfile.ZipFile(buffer, "w") as z:
+        z.writestr("inside.txt", statement)
+    (folder / "archive.zip").write_bytes(buffer.getvalue())
+    (folder / "binary.txt").write_bytes(bytes((i * 7919 + 13) % 256 for i in range(20000)))
+    (folder / "page.html").write_text("<!DOCTYPE html><html><body><p>" + statement + "</p></body></html>")
+    (folder / "one_line_20mb.txt").write_text("All work and no play makes Jack a dull boy, " * 460_000)
+    shutil.copy(SEED_FILES[0], folder / "copy_of_seed.txt")
+    (folder / "unreadable.txt").write_text(statement)
+    (folder / "unreadable.txt").chmod(0)
+    (root / "secret.txt").write_text("Outside the inbox.\n")
+    (folder / "outside_link.txt").symlink_to(root / "secret.txt")
+    return folder
+
+
+@pytest.fixture(scope="module")
+def bad_run(bad_folder, tmp_path_factory, models_dir):
+    out = tmp_path_factory.mktemp("out")
+    models = shutil.copytree(models_dir, tmp_path_factory.mktemp("m") / "models")
+    started = time.perf_counter()
+    done = cli("run", "--input", bad_folder, "--output", out, "--models", models)
+    return done, out, models, time.perf_counter() - started
+
+
+def test_every_bad_file_is_set_aside_with_a_reason_and_good_ones_processed(bad_run, bad_folder):
+    done, out, _, seconds = bad_run
+    assert done.returncode == 0, done.stderr
+    assert "10 file(s) set aside" in done.stdout or "11 file(s) set aside" in done.stdout
+    quarantine = pd.read_csv(out / "quarantine.csv", keep_default_na=False)
+    reasons = {p.split("/")[-1]: r for p, r in zip(quarantine["path"], quarantine["reason"])}
+    sentences = pd.read_csv(out / "sentences.csv", keep_default_na=False)
+    processed = set(sentences["doc_id"])
+    for name, expected in EXPECTED.items():
+        if expected == "processed":
+            assert name in processed, (name, reasons.get(name))
+        else:
+            assert expected in reasons[name], (name, reasons.get(name))
+    assert {p.name for p in SEED_FILES[:2]} <= processed
+    assert (quarantine["size"] >= 0).all() and quarantine.loc[quarantine["reason"] == "empty file", "sha256"].str.len().eq(64).all()
+    assert seconds < 300  # the 20 MB line is set aside in bounded time
+
+
+def test_decoded_texts_keep_their_words(bad_run):
+    _, out, _, _ = bad_run
+    sentences = pd.read_csv(out / "sentences.csv", keep_default_na=False)
+    text = dict(sentences.groupby("doc_id")["text"].apply(" ".join))
+    assert "Москва выступает за диалог." in text["cp1251.txt"]
+    assert "Café crème." in text["latin1.txt"]
+    assert "\ufeff" not in text["bom.txt"] and "NATO" in text["nul_bytes.txt"]
+    assert "Statement with control characters" in text["control_chars.txt"]
+    for doc in ("crlf.txt", "bom.txt", "cp1251.txt"):
+        assert sentences.loc[(sentences["doc_id"] == doc) & (sentences["role"] == "main"), "speaker"].eq("Sergey Lavrov").all()
+
+
+def test_run_json_accounts_for_every_input_and_every_stage(bad_run, bad_folder):
+    _, out, _, _ = bad_run
+    run = json.loads((out / "run.json").read_text())
+    files = [i for i in run["inputs"] if i["outcome"] != "note"]
+    assert len(files) == len(list(bad_folder.iterdir()))
+    counts = run["counts"]
+    assert counts["ingest"]["files_in"] == counts["ingest"]["documents_out"] + counts["ingest"]["set_aside"]
+    assert counts["segment"]["documents_in"] == counts["ingest"]["documents_out"] == counts["segment"]["documents_with_rows"]
+    assert counts["segment"]["rows_out"] == counts["classify"]["rows_in"] == counts["classify"]["rows_out"] == counts["report"]["sentence_rows_written"]
+    assert run["model"]["version"] and len(run["model"]["labels_hash"]) == 64
+    assert set(run["durations_seconds"]) >= {"ingest", "segment", "model", "classify", "report", "total"}
+    processed = [i for i in files if i["outcome"] == "processed"]
+    assert all(len(i["sha256"]) == 64 for i in processed)
+    assert next(i for i in processed if i["path"].endswith("cp1251.txt"))["notes"] == ["decoded as cp1251"]
+
+
+def test_sentences_cover_each_processed_document(bad_run, bad_folder):
+    from pipeline.ingest import decoded_text
+
+    _, out, _, _ = bad_run
+    sentences = pd.read_csv(out / "sentences.csv", keep_default_na=False)
+    for doc, rows in sentences.groupby("doc_id"):
+        text = decoded_text((bad_folder / doc).read_bytes()).text
+        covered = [False] * len(text)
+        for start, end in zip(rows["start"], rows["end"]):
+            assert not any(covered[start:end])
+            covered[start:end] = [True] * (end - start)
+        assert all(c or ch.isspace() for c, ch in zip(covered, text)), doc
+
+
+def test_a_folder_of_only_bad_files_fails_with_that_message(tmp_path):
+    inbox = tmp_path / "inbox"
+    inbox.mkdir()
+    (inbox / "empty.txt").write_bytes(b"")
+    (inbox / "x.pdf").write_bytes(b"%PDF-1.4 ...")
+    done = cli("run", "--input", inbox, "--output", tmp_path / "out")
+    assert done.returncode == 1
+    assert "no usable document" in done.stderr and "all 2 file(s) set aside" in done.stderr
+    assert len(pd.read_csv(tmp_path / "out" / "quarantine.csv")) == 2
+    assert json.loads((tmp_path / "out" / "run.json").read_text())["status"] == "failed"
+
+
+def test_same_inputs_and_model_give_byte_identical_reports(bad_run, bad_folder, tmp_path):
+    _, out, models, _ = bad_run
+    again = cli("run", "--input", bad_folder, "--output", tmp_path, "--models", models)
+    assert again.returncode == 0, again.stderr
+    for name in ("sentences.csv", "summary.md", "report.html", "quarantine.csv"):
+        assert (tmp_path / name).read_bytes() == (out / name).read_bytes(), name
+    assert json.loads((tmp_path / "run.json").read_text())["started"]  # times live in run.json only
+
+
+def _snapshot(folder):
+    return {p.name: p.read_bytes() for p in folder.iterdir() if p.is_file() and not p.name.startswith(".")}
+
+
+def test_a_run_killed_at_any_point_leaves_the_previous_reports_and_the_next_run_completes(tmp_path, models_dir):
+    inbox = tmp_path / "inbox"
+    inbox.mkdir()
+    for path in SEED_FILES[:3]:
+        shutil.copy(path, inbox)
+    out, models = tmp_path / "out", shutil.copytree(models_dir, tmp_path / "models")
+    started = time.perf_counter()
+    first = cli("run", "--input", inbox, "--output", out, "--models", models)
+    duration = time.perf_counter() - started
+    assert first.returncode == 0, first.stderr
+    before = _snapshot(out)
+    for path in SEED_FILES[3:]:
+        shutil.copy(path, inbox)  # the next run writes different reports
+    for fraction in (0.2, 0.5, 0.7, 0.85, 0.95, 1.05):
+        process = subprocess.Popen(cli_command("run", "--input", inbox, "--output", out, "--models", models),
+                                   cwd=ROOT, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, start_new_session=True)
+        time.sleep(duration * fraction)
+        os.killpg(process.pid, signal.SIGKILL)
+        process.wait()
+        after = _snapshot(out)
+        for name, content in after.items():
+            # each report is the previous one or a complete new one, never a mixture
+            if content != before.get(name):
+                assert name in before and content.endswith(b"\n"), name
+        before_or_new = {name for name in after if after[name] == before.get(name)}
+        if before_or_new != set(before):
+            pd.read_csv(out / "sentences.csv")  # the new file is whole
+    final = cli("run", "--input", inbox, "--output", out, "--models", models)
+    assert final.returncode == 0, final.stderr
+    sentences = pd.read_csv(out / "sentences.csv", keep_default_na=False)
+    assert sentences["doc_id"].nunique() == 5
+    assert not [p for p in out.iterdir() if p.name.startswith(".tmp-")]
+
+
+def test_a_run_killed_while_training_leaves_the_current_model(tmp_path, models_dir):
+    from pipeline.registry import current_version, load_version
+
+    labels = shutil.copytree(ROOT / "labels", tmp_path / "labels")
+    models = shutil.copytree(models_dir, tmp_path / "models")
+    current = current_version(models)
+    frame = pd.read_csv(labels / "seeds.csv", keep_default_na=False)
+    frame.loc[0, "stance"] = "oppose"
+    frame.to_csv(labels / "seeds.csv", index=False)  # labels changed: the run retrains
+    process = subprocess.Popen(cli_command("run", "--output", tmp_path / "out", "--models", models, "--labels", labels),
+                               cwd=ROOT, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, start_new_session=True)
+    deadline = time.time() + 120
+    while time.time() < deadline and not list(models.glob(".tmp-staging-*")):
+        time.sleep(0.05)
+    os.killpg(process.pid, signal.SIGKILL)
+    process.wait()
+    assert current_version(models) == current
+    load_version(models, current)  # intact
+    done = cli("run", "--output", tmp_path / "out", "--models", models, "--labels", labels)
+    assert done.returncode == 0, done.stderr
+    assert not list(models.glob(".tmp-*"))
+
+
+def test_two_runs_at_once_on_one_output_folder_do_not_interleave(tmp_path, models_dir):
+    models = shutil.copytree(models_dir, tmp_path / "models")
+    out = tmp_path / "out"
+    processes = [subprocess.Popen(cli_command("run", "--output", out, "--models", models), cwd=ROOT,
+                                  stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True) for _ in range(2)]
+    results = [(p.wait(timeout=600), *p.communicate()) for p in processes]
+    codes = sorted(code for code, _, _ in results)
+    refused = [err for code, _, err in results if code != 0]
+    assert codes[0] == 0
+    if refused:  # the second found the folder locked
+        assert "is in use by another run" in refused[0]
+    reference = tmp_path / "reference"
+    assert cli("run", "--output", reference, "--models", models).returncode == 0
+    for name in ("sentences.csv", "summary.md", "report.html"):
+        assert (out / name).read_bytes() == (reference / name).read_bytes()
