@@ -47,3 +47,52 @@ class RunRecord:
         self.data["finished"] = datetime.now(timezone.utc).isoformat(timespec="seconds")
         self.data["durations_seconds"]["total"] = round(time.perf_counter() - self._clock, 3)
         return json.dumps(self.data, indent=1, ensure_ascii=False) + "\n"
+
+
+def file_sha256(path) -> str:
+    import hashlib
+
+    digest = hashlib.sha256()
+    with open(path, "rb") as fh:
+        for block in iter(lambda: fh.read(1 << 20), b""):
+            digest.update(block)
+    return digest.hexdigest()
+
+
+def run_fingerprint(input_files: list, labels_hash: str, model_version: str | None, settings: dict) -> str:
+    """What a run's results depend on: every input's name and content, the labels, the model,
+    the settings and the pipeline's own code. Equal fingerprints give equal reports."""
+    import hashlib
+    from pathlib import Path
+
+    digest = hashlib.sha256()
+    for path in sorted(input_files, key=lambda p: Path(p).name):
+        path = Path(path)
+        digest.update(path.name.encode())
+        try:
+            digest.update(file_sha256(path).encode() if path.is_file() else b"-")
+        except OSError:
+            digest.update(b"unreadable")
+    digest.update(f"{labels_hash}:{model_version}:{json.dumps(settings, sort_keys=True, default=str)}".encode())
+    for source in sorted(Path(__file__).parent.glob("*.py")):
+        digest.update(source.read_bytes())
+    return digest.hexdigest()
+
+
+def unchanged_outputs(output_dir, fingerprint: str) -> dict | None:
+    """The previous run's record when it had this fingerprint and its outputs are still there,
+    unchanged; None otherwise."""
+    from pathlib import Path
+
+    path = Path(output_dir) / "run.json"
+    try:
+        previous = json.loads(path.read_text(encoding="utf-8"))
+    except (OSError, ValueError):
+        return None
+    if previous.get("status") != "completed" or previous.get("fingerprint") != fingerprint:
+        return None
+    for name, digest in (previous.get("outputs") or {}).items():
+        target = Path(output_dir) / name
+        if not target.is_file() or file_sha256(target) != digest:
+            return None
+    return previous if previous.get("outputs") else None

@@ -26,6 +26,8 @@ def parser() -> argparse.ArgumentParser:
     run.add_argument("--input", dest="input_dir", help="folder of documents (default: seeds/)")
     run.add_argument("--output", dest="output_dir", help="folder for reports (default: reports/)")
     run.add_argument("--speaker", dest="main_speaker", help="main speaker when neither metadata nor text names one")
+    run.add_argument("--workers", type=int, help="run the tasks on a local Dask cluster of N worker processes")
+    run.add_argument("--dask-address", dest="dask_address", help="run the tasks on an existing Dask cluster (tcp://HOST:PORT)")
     common(run)
 
     retrain = sub.add_parser("retrain", help="train a model on the labels, evaluate it and write the model card")
@@ -59,9 +61,9 @@ def main(argv: list[str] | None = None) -> int:
 
 
 def run(args: argparse.Namespace, config: Config) -> int:
-    from pipeline.flow import stance_report
+    from pipeline.flow import run_flow
 
-    result = stance_report(config)
+    result = run_flow(config)
     aside = f"; {result['set_aside']} file(s) set aside, reasons in {config.output_dir / 'quarantine.csv'}" if result["set_aside"] else ""
     print(f"{result['documents']} document(s), {result['sentences']} sentence rows{aside}; "
           f"model {result['model']}; wrote {', '.join(result['files'])}")

@@ -32,6 +32,10 @@ class Config:
     #: report.html: most sentence rows in its table, most documents shown in full
     max_table_rows: int = 5000
     max_documents_shown: int = 200
+    #: run the tasks on a local Dask cluster of this many worker processes (None: threads in this process)
+    workers: int | None = None
+    #: or on an existing Dask cluster at this address (tcp://HOST:PORT)
+    dask_address: str | None = None
     #: largest input file read, in bytes
     max_file_bytes: int = 50_000_000
     #: a document with a longer line is set aside as not running text (bounded time and memory)

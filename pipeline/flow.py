@@ -5,13 +5,18 @@ Tasks work on batches (documents, or tens of thousands of sentences), never one 
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import pandas as pd
 from prefect import flow, get_run_logger, task, unmapped
 from prefect.artifacts import create_markdown_artifact, create_table_artifact
 from prefect.cache_policies import NO_CACHE
 
 from pipeline import stages
-from pipeline.accounting import RunRecord, quarantine_csv
+from pipeline.accounting import RunRecord, file_sha256, quarantine_csv, run_fingerprint, unchanged_outputs
+from pipeline.ingest import candidate_files, METADATA_FILE
+from pipeline.labels import labels_hash
+from pipeline.registry import current_version, version_for
 from pipeline.config import Config
 from pipeline.files import atomic_write, folder_lock, remove_stale_temporaries
 from pipeline.model import StatementModel
@@ -65,6 +70,25 @@ def report_task(predictions, documents, set_aside, taxonomy, model_version, conf
     return [str(p) for p in written]
 
 
+def task_runner(config: Config):
+    """Where the tasks run: a Dask cluster (local with ``workers`` processes, or at
+    ``dask_address``) through prefect-dask, else Prefect's default thread pool."""
+    if config.dask_address or config.workers:
+        from prefect_dask import DaskTaskRunner
+
+        if config.dask_address:
+            return DaskTaskRunner(address=config.dask_address)
+        return DaskTaskRunner(cluster_kwargs={"n_workers": config.workers, "threads_per_worker": 1, "processes": True,
+                                              "dashboard_address": None})
+    return None
+
+
+def run_flow(config: Config) -> dict:
+    """The flow, on the task runner the configuration asks for."""
+    runner = task_runner(config)
+    return (stance_report.with_options(task_runner=runner) if runner else stance_report)(config)
+
+
 @flow(name="stance-report", log_prints=True)
 def stance_report(config: Config = Config()) -> dict:
     """Documents in, labelled sentences and reports out; ``run.json`` accounts for everything."""
@@ -72,10 +96,45 @@ def stance_report(config: Config = Config()) -> dict:
         remove_stale_temporaries(config.output_dir)
         record = RunRecord(config.input_dir, config.output_dir)
         try:
+            with record.stage("up-to-date check"):
+                fingerprint, previous = up_to_date_task(config)
+            record.data["fingerprint"] = fingerprint
+            if previous:
+                return _reuse(config, record, previous)
             return _run(config, record)
         except Exception as err:
             atomic_write(config.output_dir / "run.json", record.json("failed", str(err)))
             raise
+
+
+def fingerprint_of(config: Config) -> str:
+    """The fingerprint of a run of ``config`` now: inputs, labels, current model, settings, code."""
+    if not Path(config.input_dir).is_dir():
+        raise FileNotFoundError(f"input folder {config.input_dir} does not exist")
+    files = [*candidate_files(config.input_dir), Path(config.input_dir) / METADATA_FILE]
+    hash_ = labels_hash(config.labels_dir)
+    settings = {k: v for k, v in vars(config).items() if k not in ("workers", "dask_address")}
+    return run_fingerprint(files, hash_, f"{version_for(hash_)}:{current_version(config.model_dir)}", settings)
+
+
+@task(name="up-to-date check", cache_policy=NO_CACHE)
+def up_to_date_task(config: Config) -> tuple[str, dict | None]:
+    """The run's fingerprint, and the previous run's record if nothing it depends on changed."""
+    fingerprint = fingerprint_of(config)
+    return fingerprint, unchanged_outputs(config.output_dir, fingerprint)
+
+
+def _reuse(config: Config, record: RunRecord, previous: dict) -> dict:
+    get_run_logger().info("nothing changed since the run of %s: its reports are up to date", previous.get("finished"))
+    for key in ("inputs", "counts", "model", "outputs"):
+        record.data[key] = previous.get(key)
+    record.data["reused_run_of"] = previous.get("finished")
+    atomic_write(config.output_dir / "run.json", record.json("completed"))
+    counts = previous["counts"]
+    return {"documents": counts["ingest"]["documents_out"], "set_aside": counts["ingest"]["set_aside"],
+            "sentences": counts["classify"]["rows_out"], "model": previous["model"]["version"],
+            "files": [str(config.output_dir / name) for name in previous["outputs"]] + [str(config.output_dir / "run.json")],
+            "reused": True}
 
 
 def _run(config: Config, record: RunRecord) -> dict:
@@ -91,6 +150,7 @@ def _run(config: Config, record: RunRecord) -> dict:
     with record.stage("segment"):
         segmented = segment_task.map(stages.batches(documents, config.documents_per_batch), unmapped(config))
         sentences = pd.concat([f.result() for f in segmented], ignore_index=True)
+        del segmented  # the futures hold their results: one copy of the sentences is enough
     record.count("segment", documents_in=len(documents), rows_out=len(sentences), sentences=int((~sentences["is_furniture"]).sum()),
                  furniture=int(sentences["is_furniture"].sum()), documents_with_rows=sentences["doc_id"].nunique())
     with record.stage("model"):
@@ -100,10 +160,14 @@ def _run(config: Config, record: RunRecord) -> dict:
         classified = classify_task.map(stages.batches(sentences, config.sentences_per_batch, key="doc_id"),
                                        unmapped(model), unmapped(taxonomy), unmapped(config))
         predictions = pd.concat([f.result() for f in classified], ignore_index=True)
+        del classified
     record.count("classify", rows_in=len(sentences), rows_out=len(predictions))
+    del sentences
     with record.stage("report"):
         written = report_task(predictions, documents, set_aside, taxonomy, model.version, config)
     record.count("report", sentence_rows_written=len(predictions), documents_reported=predictions["doc_id"].nunique(), set_aside_listed=len(set_aside))
+    record.data["outputs"] = {Path(p).name: file_sha256(p) for p in written}
+    record.data["fingerprint"] = fingerprint_of(config)  # after training: what the next run will compare
     atomic_write(config.output_dir / "run.json", record.json("completed"))
     return {
         "documents": len(documents), "set_aside": len(set_aside), "sentences": len(predictions),

@@ -9,6 +9,8 @@ from __future__ import annotations
 
 import html
 import json
+from itertools import groupby
+from operator import itemgetter
 
 import pandas as pd
 
@@ -155,20 +157,22 @@ def render(
         )
 
     docs_html = []
-    by_doc = predictions.sort_values(["doc_id", "sentence_id"]).groupby("doc_id", sort=True)
-    for n, doc in enumerate(documents.head(max_documents_shown).itertuples()):
+    shown_docs = documents.head(max_documents_shown)
+    in_shown = predictions[predictions["doc_id"].isin(set(shown_docs["doc_id"]))].sort_values(["doc_id", "sentence_id"])
+    records = {doc: list(rows) for doc, rows in groupby(in_shown.to_dict("records"), key=itemgetter("doc_id"))}
+    for n, doc in enumerate(shown_docs.itertuples()):
         paragraphs = []
-        rows = by_doc.get_group(doc.doc_id) if doc.doc_id in by_doc.groups else predictions.iloc[0:0]
-        for _, para in rows.groupby("paragraph", sort=True):
+        for _, para in groupby(records.get(doc.doc_id, []), key=itemgetter("paragraph")):
             spans = []
-            for r in para.itertuples():
-                anchor = f"s-{n}-{r.sentence_id}"
-                if r.is_furniture:
-                    spans.append(f'<span id="{anchor}" class="sent furniture" title="page furniture: {esc(r.furniture_reason)}">{esc(r.text)}</span>')
+            for r in para:
+                anchor = f"s-{n}-{r['sentence_id']}"
+                if r["is_furniture"]:
+                    spans.append(f'<span id="{anchor}" class="sent furniture" title="page furniture: {esc(r["furniture_reason"])}">{esc(r["text"])}</span>')
                     continue
-                tag = "" if r.issue == taxonomy.furniture_issue else f'<sup class="tag">{esc(r.issue)}</sup>'
-                badge = {"question": '<span class="badge">Q</span>', "narration": '<span class="badge">narration</span>'}.get(r.role, "")
-                spans.append(f'<span id="{anchor}" class="sent st-{esc(r.stance)} role-{esc(r.role)}" title="{esc(r.speaker)} · {esc(r.issue)} · {esc(r.stance)} ({r.stance_confidence:.2f})">{badge}{esc(r.text)}</span>{tag}')
+                tag = "" if r["issue"] == taxonomy.furniture_issue else f'<sup class="tag">{esc(r["issue"])}</sup>'
+                badge = {"question": '<span class="badge">Q</span>', "narration": '<span class="badge">narration</span>'}.get(r["role"], "")
+                spans.append(f'<span id="{anchor}" class="sent st-{esc(r["stance"])} role-{esc(r["role"])}" '
+                             f'title="{esc(r["speaker"])} · {esc(r["issue"])} · {esc(r["stance"])} ({r["stance_confidence"]:.2f})">{badge}{esc(r["text"])}</span>{tag}')
             paragraphs.append("<p>" + " ".join(spans) + "</p>")
         docs_html.append(f'<section class="doc" id="doc-{n}"><h3>{esc(doc.doc_id)}</h3><p class="meta">{esc(doc.title)} — {esc(doc.date or "date not stated")}'
                          f'{" — " + esc(doc.source) if doc.source else ""}</p>{"".join(paragraphs)}</section>')

@@ -33,6 +33,9 @@ def term_vocabulary(taxonomy: Taxonomy) -> list[str]:
     return sorted({" ".join(term.lower().split()) for issue in taxonomy.issues for term in issue.terms} - {""})
 
 
+#: bump when features or estimators change: models are then retrained even on the same labels
+MODEL_REVISION = "3"
+
 _TOKEN = re.compile(r"[\w'’-]+")
 
 

@@ -18,7 +18,7 @@ import pandas as pd
 from pipeline.files import TEMP_PREFIX, atomic_write, folder_lock, remove_stale_temporaries
 from pipeline.evaluate import comparison, grouped_cv, headline, held_out_scores, telling_features
 from pipeline.labels import labels_hash, load_labels
-from pipeline.model import StatementModel
+from pipeline.model import MODEL_REVISION, StatementModel
 from pipeline.taxonomy import Taxonomy
 
 CURRENT, HISTORY, CARD = "current", "history.json", "card.json"
@@ -27,7 +27,11 @@ TOLERANCE = 0.01
 
 
 def version_for(hash_: str) -> str:
-    return hash_[:12]
+    """The model version for labels of this hash: changes with the labels and with the model's
+    design (``MODEL_REVISION``), so either retrains."""
+    import hashlib
+
+    return hashlib.sha256(f"{hash_}:{MODEL_REVISION}".encode()).hexdigest()[:12]
 
 
 def current_version(model_dir: Path) -> str | None:

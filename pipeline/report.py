@@ -73,7 +73,7 @@ def finding_sentence(row: pd.Series, claims: pd.DataFrame, taxonomy: Taxonomy) -
 
 def summary_markdown(
     predictions: pd.DataFrame, documents: pd.DataFrame, taxonomy: Taxonomy, model_version: str,
-    top_claims: int, low_confidence: float, set_aside: pd.DataFrame | None = None,
+    top_claims: int, low_confidence: float, set_aside: pd.DataFrame | None = None, max_documents: int = 200,
 ) -> str:
     findings = issue_findings(predictions, taxonomy)
     claims = main_claims(predictions, taxonomy)
@@ -107,14 +107,20 @@ def summary_markdown(
                 f"(`{c['doc_id']}`, sentence {c['sentence_id']}; confidence issue {c['issue_confidence']:.2f}, stance {c['stance_confidence']:.2f}{flag})"
             )
     lines += ["", "## Documents", ""]
-    for _, doc in documents.sort_values("doc_id").iterrows():
-        own = predictions[(predictions["doc_id"] == doc["doc_id"])]
-        lines += [f"### `{doc['doc_id']}`", "", f"{_quote(doc['title'])}  ", f"Date: {doc['date'] or 'not stated'}. "
-                  f"Sentences: {int((~own['is_furniture']).sum())}, of which the main speaker's: {int((own['role'] == 'main').sum())}.", ""]
+    content_count = content.groupby("doc_id").size()
+    main_rows = predictions[predictions["role"] == "main"]
+    main_count = main_rows.groupby("doc_id").size()
+    cells = main_rows.groupby(["doc_id", "issue", "stance"]).size()
+    shown = documents.sort_values("doc_id").head(max_documents)
+    if len(documents) > len(shown):
+        lines += [f"The first {len(shown)} of {len(documents)} documents; `sentences.csv` and `report.html` cover them all.", ""]
+    for _, doc in shown.iterrows():
+        doc_id = doc["doc_id"]
+        lines += [f"### `{doc_id}`", "", f"{_quote(doc['title'])}  ", f"Date: {doc['date'] or 'not stated'}. "
+                  f"Sentences: {int(content_count.get(doc_id, 0))}, of which the main speaker's: {int(main_count.get(doc_id, 0))}.", ""]
         lines += ["| issue | " + " | ".join(taxonomy.stance_ids) + " |", "|---|" + "---|" * len(taxonomy.stance_ids)]
-        main = own[own["role"] == "main"]
         for issue in taxonomy.issues:
-            counts = [int(((main["issue"] == issue.id) & (main["stance"] == s)).sum()) for s in taxonomy.stance_ids]
+            counts = [int(cells.get((doc_id, issue.id, s), 0)) for s in taxonomy.stance_ids]
             if sum(counts):
                 lines.append(f"| {issue.name} | " + " | ".join(map(str, counts)) + " |")
         lines.append("")

@@ -63,7 +63,8 @@ def report(
     """The report files' contents by file name."""
     checked(predictions, PredictionSchema, "report input", taxonomy)
     return {
-        "summary.md": summary_markdown(predictions, documents, taxonomy, model_version, config.top_claims, config.low_confidence, set_aside),
+        "summary.md": summary_markdown(predictions, documents, taxonomy, model_version, config.top_claims, config.low_confidence,
+                                       set_aside, config.max_documents_shown),
         "sentences.csv": sentences_csv(predictions),
         "report.html": html_report.render(predictions, documents, set_aside, taxonomy, model_version, config.low_confidence,
                                           config.max_table_rows, config.max_documents_shown),
