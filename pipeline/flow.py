@@ -11,6 +11,7 @@ import pandas as pd
 from prefect import flow, get_run_logger, task, unmapped
 from prefect.artifacts import create_markdown_artifact, create_table_artifact
 from prefect.cache_policies import NO_CACHE
+from prefect.task_runners import ThreadPoolTaskRunner
 
 from pipeline import stages
 from pipeline.accounting import RunRecord, file_sha256, quarantine_csv, run_fingerprint, unchanged_outputs
@@ -89,7 +90,9 @@ def run_flow(config: Config) -> dict:
     return (stance_report.with_options(task_runner=runner) if runner else stance_report)(config)
 
 
-@flow(name="stance-report", log_prints=True)
+# The stages are CPU-bound Python: threads would only contend for the interpreter lock and hold
+# more batches in memory at once. One at a time here; real parallelism is --workers (processes).
+@flow(name="stance-report", log_prints=True, task_runner=ThreadPoolTaskRunner(max_workers=1))
 def stance_report(config: Config = Config()) -> dict:
     """Documents in, labelled sentences and reports out; ``run.json`` accounts for everything."""
     with folder_lock(config.output_dir, "run"):

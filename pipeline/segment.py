@@ -136,6 +136,7 @@ _MONTHS = "January|February|March|April|May|June|July|August|September|October|N
 #: Sentence-level furniture inside news text: "HO CHI MINH CITY, February 25." and "/TASS/."
 _DATELINE = re.compile(rf"^[A-Z][A-Z .'\-]{{2,}}, (?:{_MONTHS}) \d{{1,2}}\.?$")
 _AGENCY = re.compile(r"^/([A-Za-z\-]{2,12})/\.?$")
+_AGENCY_TAG = re.compile(r"/([A-Z][A-Za-z\-]{1,11})/")
 
 
 def compile_furniture(patterns: dict[str, str]) -> list[tuple[re.Pattern[str], str]]:
@@ -310,6 +311,20 @@ def _speaker_from_ref(ref: str, main: str, last: str) -> str:
     return " ".join(names[-2:]) if names else last
 
 
+AUTHOR = "(author)"
+
+
+def is_news_report(text: str) -> bool:
+    """A news report (an agency's narration quoting people), as opposed to a statement or speech
+    in the author's own words: it carries an agency tag ("/TASS/"), or attributions ("..., Lavrov
+    said") are frequent."""
+    if _AGENCY_TAG.search(text):
+        return True
+    attributions = sum(1 for _ in _ATTRIBUTION.finditer(text))
+    sentences = max(1, len(re.findall(r"[.!?][\"”’)]?\s", text)))
+    return attributions >= 3 and attributions >= 0.1 * sentences
+
+
 def main_speaker_of(text: str) -> str:
     """The document's main speaker when metadata names none: the most frequent turn owner,
     else the most frequently named person who is reported as speaking."""
@@ -317,7 +332,7 @@ def main_speaker_of(text: str) -> str:
     turns = [m.group(1).strip() for m in re.finditer(r"(?m)^" + _TURN.pattern, text)]
     turns = [t for t in turns if t in labels and t not in _QUESTION_LABELS]
     if turns:
-        return max(set(turns), key=turns.count)
+        return max(sorted(set(turns)), key=turns.count)  # sorted: ties break the same way in every process
     surnames: dict[str, str] = {}
     for first, last in _PERSON.findall(text):
         surnames.setdefault(last, f"{first} {last}")
@@ -327,7 +342,7 @@ def main_speaker_of(text: str) -> str:
     speaking = [s for s in speaking if s in surnames]
     if not speaking:
         return ""
-    best = max(set(speaking), key=lambda s: (speaking.count(s), text.count(s)))
+    best = max(sorted(set(speaking)), key=lambda s: (speaking.count(s), text.count(s)))
     return surnames[best]
 
 
@@ -350,8 +365,11 @@ def segment_document(
 ) -> list[dict]:
     """Sentence rows of one document, every non-space character in exactly one row."""
     furniture = compile_furniture(DEFAULT_FURNITURE) if furniture is None else furniture
-    main = main_speaker or main_speaker_of(text)
-    agency = re.search(r"/([A-Z][A-Za-z\-]{1,11})/", text)
+    turns = turn_labels(text)
+    # a statement or speech (no turns, not a news report) is all in its author's own words
+    statement = not turns and not is_news_report(text)
+    main = main_speaker or (AUTHOR if statement else main_speaker_of(text))
+    agency = _AGENCY_TAG.search(text)
     narrator = narrator or (agency.group(1) if agency else NARRATOR)
     rows: list[dict] = []
     turn_owner: str | None = None
@@ -369,7 +387,6 @@ def segment_document(
             "role": role, "is_furniture": bool(reason), "furniture_reason": reason,
         })
 
-    turns = turn_labels(text)
     for paragraph, block in enumerate(paragraph_blocks(text, furniture)):
         if block.furniture:
             add(block.start, block.end, paragraph, "", block.furniture)
@@ -384,9 +401,9 @@ def segment_document(
             body_start = label_end
         view = _paragraph_view(text, body_start, block.end, block.skipped)
         spans = sentence_spans(view, language)
-        if turn_owner is not None:
+        if turn_owner is not None or statement:
             for s, e in spans:
-                add(body_start + s, body_start + e, paragraph, turn_owner, shown=view[s:e])
+                add(body_start + s, body_start + e, paragraph, turn_owner if turn_owner is not None else main, shown=view[s:e])
             continue
         # news text: quoted and paraphrased statements belong to the person quoted
         attributed = _ATTRIBUTION.search(view) or _LEADING.search(view)
