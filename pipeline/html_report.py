@@ -14,7 +14,7 @@ from operator import itemgetter
 
 import pandas as pd
 
-from pipeline.report import finding_parts, issue_findings, main_claims
+from pipeline.report import finding_parts, issue_findings, main_claims, speaker_list
 from pipeline.taxonomy import Taxonomy
 
 COLOURS = {"support": "#1b7837", "oppose": "#b2182b", "neutral": "#9e9e9e"}
@@ -186,7 +186,7 @@ def render(
     data = json.dumps({"rows": len(body), "sentences": int(len(content))}).replace("<", "\\u003c")
     return TEMPLATE.format(
         css=CSS, script=SCRIPT, data=data,
-        header=esc(f"{len(documents)} document(s), {len(content):,} sentences; main speaker(s): {', '.join(speakers) or 'none found'}; model {model_version}"),
+        header=esc(f"{len(documents)} document(s), {len(content):,} sentences; main speaker(s): {speaker_list(speakers)}; model {model_version}"),
         glance="".join(glance), issue_chart=issue_bars_svg(findings, taxonomy),
         timeline=timeline_svg(predictions, documents, taxonomy), doc_table=document_issue_table(predictions, documents, taxonomy, max_documents_shown),
         selects=selects, note=esc(note), rows="".join(body), total=len(body), documents="".join(docs_html), aside=aside,

@@ -42,6 +42,12 @@ def issue_findings(predictions: pd.DataFrame, taxonomy: Taxonomy) -> pd.DataFram
     return pd.DataFrame(rows)
 
 
+def speaker_list(speakers: list[str], limit: int = 8) -> str:
+    """Names for a heading: the first few, then how many more."""
+    shown = ", ".join(speakers[:limit]) or "none found"
+    return shown + (f" and {len(speakers) - limit} more" if len(speakers) > limit else "")
+
+
 def _quote(text: str, limit: int = 300) -> str:
     text = text if len(text) <= limit else text[: limit - 1].rstrip() + "…"
     return text.replace("|", "\\|").replace("*", "\\*").replace("_", "\\_").replace("<", "&lt;")
@@ -82,7 +88,7 @@ def summary_markdown(
     speakers = sorted(set(predictions.loc[predictions["role"] == "main", "speaker"]))
     lines.append(
         f"{len(documents)} document(s), {len(content)} sentences ({len(predictions) - len(content)} furniture lines set apart); "
-        f"main speaker(s): {', '.join(speakers) or 'none found'}; model `{model_version}`."
+        f"main speaker(s): {speaker_list(speakers)}; model `{model_version}`."
     )
     lines.append("")
     for _, row in findings.iterrows():
