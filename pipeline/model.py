@@ -34,9 +34,11 @@ def term_vocabulary(taxonomy: Taxonomy) -> list[str]:
 
 
 #: bump when features or estimators change: models are then retrained even on the same labels
-MODEL_REVISION = "3"
+MODEL_REVISION = "4"
 
-_TOKEN = re.compile(r"[\w'’-]+")
+# words, hyphenated compounds kept whole ("kim jong-un", "russia-us"); an apostrophe ends a word,
+# so "DPRK's" finds "dprk"
+_TOKEN = re.compile(r"\w+(?:-\w+)*")
 
 
 class TermMatcher(TransformerMixin, BaseEstimator):
