@@ -11,7 +11,6 @@ from __future__ import annotations
 import re
 import statistics
 from dataclasses import dataclass, field
-from typing import Iterable, Iterator
 
 import sentencex
 
@@ -346,8 +345,8 @@ def main_speaker_of(text: str) -> str:
     return surnames[best]
 
 
-def _quote_depth_changes(sentence: str) -> int:
-    """+1 for each opening and -1 for each closing quotation mark; straight quotes toggle."""
+def _quote_depth_changes(sentence: str) -> tuple[int, int]:
+    """(curly quotes opened minus closed, straight quotes seen): straight quotes toggle."""
     return sentence.count("“") - sentence.count("”"), sentence.count('"')
 
 
@@ -440,9 +439,3 @@ def _paragraph_view(text: str, start: int, end: int, skipped: list[tuple[int, in
     for a, b in skipped:
         chars[a - start : b - start] = " " * (b - a)
     return "".join(chars).replace("\r", " ").replace("\n", " ")
-
-
-def segment_texts(docs: Iterable[tuple[str, str, str, str]], **kwargs) -> Iterator[dict]:
-    """Rows for (doc_id, text, main_speaker, narrator) tuples."""
-    for doc_id, text, main, narrator in docs:
-        yield from segment_document(doc_id, text, main, narrator, **kwargs)

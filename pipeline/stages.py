@@ -12,6 +12,7 @@ import pandas as pd
 
 from pipeline import html_report
 from pipeline.classify import classified_sentences
+from pipeline.accounting import QUARANTINE_COLUMNS
 from pipeline.config import Config
 from pipeline.files import atomic_write
 from pipeline.ingest import SetAside, read_documents
@@ -21,7 +22,6 @@ from pipeline.schemas import DocumentSchema, PredictionSchema, SentenceSchema, c
 from pipeline.segment import compile_furniture, segment_document
 from pipeline.taxonomy import Taxonomy
 
-SET_ASIDE_COLUMNS = ["path", "reason", "size", "sha256"]
 
 
 def ingest(config: Config) -> tuple[pd.DataFrame, pd.DataFrame]:
@@ -33,7 +33,7 @@ def ingest(config: Config) -> tuple[pd.DataFrame, pd.DataFrame]:
 def ingest_with_account(config: Config) -> tuple[pd.DataFrame, pd.DataFrame, list[dict]]:
     """Documents, files set aside, and an account of every input file and its outcome."""
     documents, set_aside, inputs = read_documents(config.input_dir, config.furniture, config.max_file_bytes, config.max_line_chars)
-    table = pd.DataFrame([vars(s) for s in set_aside], columns=SET_ASIDE_COLUMNS)
+    table = pd.DataFrame([vars(s) for s in set_aside], columns=QUARANTINE_COLUMNS)
     return checked(documents, DocumentSchema, "ingest output"), table, inputs
 
 

@@ -237,3 +237,14 @@ def test_two_runs_at_once_on_one_output_folder_do_not_interleave(tmp_path, model
     assert cli("run", "--output", reference, "--models", models).returncode == 0
     for name in ("sentences.csv", "summary.md", "report.html"):
         assert (out / name).read_bytes() == (reference / name).read_bytes()
+
+
+def test_the_output_lock_refuses_a_second_holder_and_is_released_after(tmp_path):
+    from pipeline.files import folder_lock
+
+    with folder_lock(tmp_path, "run"):
+        second = subprocess.run([sys.executable, "-c", "from pipeline.files import folder_lock\n"
+                                 f"with folder_lock({str(tmp_path)!r}, 'run'): pass"], capture_output=True, text=True, cwd=ROOT)
+        assert second.returncode != 0 and "is in use by another run (pid" in second.stderr
+    with folder_lock(tmp_path, "run"):
+        pass  # released
