@@ -36,10 +36,20 @@ class Config:
     workers: int | None = None
     #: or on an existing Dask cluster at this address (tcp://HOST:PORT)
     dask_address: str | None = None
+    #: the stance model reads each sentence's embedding (all-MiniLM-L6-v2): better stance, at
+    #: about 150 sentences a second on two cores; turn off (--no-embeddings) for archives of
+    #: tens of thousands of documents
+    sentence_embeddings: bool = True
     #: largest input file read, in bytes
     max_file_bytes: int = 50_000_000
     #: a document with a longer line is set aside as not running text (bounded time and memory)
     max_line_chars: int = 1_000_000
+
+    @property
+    def models_folder(self) -> Path:
+        """Models with and without sentence embeddings are kept apart, each with its own current
+        version and history, so turning embeddings off never swaps the other model out."""
+        return self.model_dir if self.sentence_embeddings else self.model_dir / "no-embeddings"
 
     def replace(self, **changes) -> "Config":
         """A copy with ``changes``; ``None`` values (flags not given) keep the default."""

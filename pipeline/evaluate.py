@@ -31,15 +31,16 @@ def scores(truth: pd.Series, predicted: pd.Series, classes: list[str]) -> dict:
     }
 
 
-def grouped_cv(labels: pd.DataFrame, taxonomy: Taxonomy, folds: int = 5) -> dict:
+def grouped_cv(labels: pd.DataFrame, taxonomy: Taxonomy, folds: int = 5, embeddings: bool = True) -> dict:
     """Cross-validation in which all sentences of one document fall in the same fold."""
     groups = labels["file"]
     folds = min(folds, groups.nunique())
     inputs = model_inputs(labels)
     out = {}
-    for target, build, classes in (("issue", build_issue_model, taxonomy.issue_ids), ("stance", build_stance_model, taxonomy.stance_ids)):
+    templates = {"issue": build_issue_model(taxonomy), "stance": build_stance_model(taxonomy, embeddings=embeddings)}
+    for target, classes in (("issue", taxonomy.issue_ids), ("stance", taxonomy.stance_ids)):
         predicted = np.empty(len(labels), dtype=object)
-        template = build(taxonomy)
+        template = templates[target]
         for train, test in GroupKFold(n_splits=folds).split(inputs, labels[target], groups):
             fitted = clone(template).fit(inputs.iloc[train], labels[target].iloc[train])
             predicted[test] = fitted.predict(inputs.iloc[test])
@@ -54,11 +55,31 @@ def held_out_scores(model: StatementModel, labels: pd.DataFrame, taxonomy: Taxon
     if labels is None or labels.empty:
         return None
     predicted = model.predict(labels)
-    return {
-        "issue": scores(labels["issue"], predicted["issue"], taxonomy.issue_ids),
-        "stance": scores(labels["stance"], predicted["stance"], taxonomy.stance_ids),
-        "documents": int(labels["file"].nunique()),
-    }
+    out = {"documents": int(labels["file"].nunique())}
+    for target, classes in (("issue", taxonomy.issue_ids), ("stance", taxonomy.stance_ids)):
+        out[target] = scores(labels[target], predicted[target], classes)
+        out[target]["reliability"] = reliability(labels[target], predicted[target], predicted[f"{target}_confidence"])
+    return out
+
+
+def reliability(truth: pd.Series, predicted: pd.Series, confidence: pd.Series, bands: int = 5) -> dict:
+    """Whether a confidence means what it says: accuracy per band of confidence, the expected
+    calibration error (the gap between the two, weighted by rows), and the accuracy of the most
+    confident tenth, the sentences reports quote first as strongest claims."""
+    right = (np.asarray(truth).astype(str) == np.asarray(predicted).astype(str))
+    confidence = np.asarray(confidence, dtype=float)
+    edges = np.linspace(0, 1, bands + 1)
+    band = np.clip(np.digitize(confidence, edges[1:-1]), 0, bands - 1)
+    rows, gap = [], 0.0
+    for b in range(bands):
+        inside = band == b
+        if inside.any():
+            rows.append({"from": round(float(edges[b]), 2), "to": round(float(edges[b + 1]), 2), "n": int(inside.sum()),
+                         "confidence": round(float(confidence[inside].mean()), 4), "accuracy": round(float(right[inside].mean()), 4)})
+            gap += abs(right[inside].mean() - confidence[inside].mean()) * inside.mean()
+    top = np.argsort(-confidence, kind="stable")[: max(1, len(confidence) // 10)] if len(confidence) else []
+    return {"bands": rows, "calibration_error": round(float(gap), 4),
+            "top_tenth_accuracy": round(float(right[top].mean()), 4) if len(top) else None}
 
 
 def telling_features(model: StatementModel, n: int = 8) -> dict:
@@ -82,9 +103,10 @@ def _feature_names(features) -> list[str | None]:
     for name, transformer, _ in features.transformers_:
         if hasattr(transformer, "get_feature_names_out") and not hasattr(transformer, "steps"):
             names.extend(f"{name}: {f}" for f in transformer.get_feature_names_out())
-        else:  # hashed character n-grams have no names
-            width = transformer.named_steps["count"].n_features if hasattr(transformer, "steps") else 0
-            names.extend([None] * width)
+        elif hasattr(transformer, "steps"):  # hashed character n-grams have no names
+            names.extend([None] * transformer.named_steps["count"].n_features)
+        else:  # nor have the dimensions of a sentence embedding
+            names.extend([None] * getattr(transformer, "n_features_out_", 0))
     return names
 
 
@@ -101,7 +123,10 @@ def markdown_card(card: dict, taxonomy: Taxonomy) -> str:
     lines = [f"# Model card: `{card['version']}`", ""]
     lines += [f"- Labels hash: `{card['labels_hash']}`", f"- Trained: {card['trained_at']} in {card['training_seconds']:.1f} s",
               f"- Training sentences: {card['label_counts']['total']} from {card['label_counts']['documents']} documents",
-              f"- Made current: {'yes' if card.get('current') else 'no'}{' — ' + card['decision'] if card.get('decision') else ''}", ""]
+              f"- Made current: {'yes' if card.get('current') else 'no'}{' — ' + card['decision'] if card.get('decision') else ''}",
+              "- Features: issue, word n-grams of the sentence and its context and the taxonomy's terms; stance, word "
+              "n-grams, character 4-grams" + (" and the sentence's embedding (all-MiniLM-L6-v2)" if card.get("sentence_embeddings", True)
+                                              else " (no sentence embeddings: trained with --no-embeddings)"), ""]
     lines += ["## Labels", "", "| issue | sentences |", "|---|---|"]
     lines += [f"| {k} | {v} |" for k, v in card["label_counts"]["issue"].items()]
     lines += ["", "| stance | sentences |", "|---|---|"]
@@ -116,6 +141,12 @@ def markdown_card(card: dict, taxonomy: Taxonomy) -> str:
             lines += [f"### {target}: macro-F1 {s['macro_f1']}, accuracy {s['accuracy']} (n = {s['n']})", "",
                       "| class | precision | recall | F1 | support |", "|---|---|---|---|---|"]
             lines += [f"| {c} | {m['precision']:.2f} | {m['recall']:.2f} | {m['f1']:.2f} | {m['support']} |" for c, m in s["per_class"].items()]
+            if s.get("reliability"):
+                r = s["reliability"]
+                lines += ["", f"Confidence against accuracy: calibration error {r['calibration_error']:.3f}; the most confident tenth "
+                              f"is {r['top_tenth_accuracy']:.0%} right.", "",
+                          "| confidence | sentences | mean confidence | accuracy |", "|---|---|---|---|"]
+                lines += [f"| {b['from']:.1f}–{b['to']:.1f} | {b['n']} | {b['confidence']:.2f} | {b['accuracy']:.2f} |" for b in r["bands"]]
             classes = s["confusion"]["classes"]
             lines += ["", "Confusion (rows: label, columns: predicted):", "", "| | " + " | ".join(classes) + " |", "|---|" + "---|" * len(classes)]
             lines += [f"| **{c}** | " + " | ".join(map(str, row)) + " |" for c, row in zip(classes, s["confusion"]["matrix"])]

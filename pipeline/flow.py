@@ -49,7 +49,7 @@ def segment_task(documents: pd.DataFrame, config: Config) -> pd.DataFrame:
 
 @task(name="model", cache_policy=NO_CACHE)
 def model_task(config: Config, taxonomy: Taxonomy) -> StatementModel:
-    model, note = model_for_run(config.labels_dir, config.model_dir, taxonomy)
+    model, note = model_for_run(config.labels_dir, config.models_folder, taxonomy, config.sentence_embeddings)
     get_run_logger().info("%s; using model %s", note, model.version)
     return model
 
@@ -117,7 +117,7 @@ def fingerprint_of(config: Config) -> str:
     files = [*candidate_files(config.input_dir), Path(config.input_dir) / METADATA_FILE]
     hash_ = labels_hash(config.labels_dir)
     settings = {k: v for k, v in vars(config).items() if k not in ("workers", "dask_address")}
-    return run_fingerprint(files, hash_, f"{version_for(hash_)}:{current_version(config.model_dir)}", settings)
+    return run_fingerprint(files, hash_, f"{version_for(hash_, config.sentence_embeddings)}:{current_version(config.models_folder)}", settings)
 
 
 @task(name="up-to-date check", cache_policy=NO_CACHE)

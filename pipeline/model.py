@@ -2,7 +2,10 @@
 
 Features are word n-grams of the sentence, of its context (the codebook's "context carries"),
 and the presence of the taxonomy's indicative terms in each, so an analyst can steer the
-model by editing ``labels/taxonomy.json``. Models are saved with ``skops``, never pickle.
+model by editing ``labels/taxonomy.json``. Stance also reads character n-grams and, unless
+turned off, the sentence's embedding (all-MiniLM-L6-v2), which knows that "deplorable" and
+"unacceptable" say the same thing when the labels have only shown one of them. Models are
+saved with ``skops``, never pickle.
 """
 
 from __future__ import annotations
@@ -34,7 +37,9 @@ def term_vocabulary(taxonomy: Taxonomy) -> list[str]:
 
 
 #: bump when features or estimators change: models are then retrained even on the same labels
-MODEL_REVISION = "4"
+MODEL_REVISION = "5"
+#: weight of the sentence embedding beside the n-gram features of the stance model
+EMBEDDING_WEIGHT = 0.5
 
 # words, hyphenated compounds kept whole ("kim jong-un", "russia-us"); an apostrophe ends a word,
 # so "DPRK's" finds "dprk"
@@ -75,7 +80,8 @@ class TermMatcher(TransformerMixin, BaseEstimator):
         return np.asarray(self.terms_, dtype=object)
 
 
-def _text_features(terms: list[str], context_weight: float, use_terms: bool, char_weight: float = 0.0) -> ColumnTransformer:
+def _text_features(terms: list[str], context_weight: float, use_terms: bool, char_weight: float = 0.0,
+                   embedding_weight: float = 0.0) -> ColumnTransformer:
     transformers = [
         ("text", TfidfVectorizer(ngram_range=(1, 2), sublinear_tf=True, min_df=TEXT_MIN_DF, ), "text"),
         ("context", TfidfVectorizer(ngram_range=(1, 1), sublinear_tf=True, min_df=2, ), "context"),
@@ -90,6 +96,11 @@ def _text_features(terms: list[str], context_weight: float, use_terms: bool, cha
         ])
         transformers.append(("chars", chars, "text"))
         weights["chars"] = char_weight
+    if embedding_weight:
+        from pipeline.embeddings import SentenceEmbedder
+
+        transformers.append(("embedding", SentenceEmbedder(), "text"))
+        weights["embedding"] = embedding_weight
     if use_terms and terms:
         for column, weight in (("text", 1.0), ("context", 0.5 * context_weight)):
             name = f"terms_{column}"
@@ -105,9 +116,13 @@ def build_issue_model(taxonomy: Taxonomy, C: float = 4.0, context_weight: float 
     ])
 
 
-def build_stance_model(taxonomy: Taxonomy, C: float = 1.0, context_weight: float = 0.3) -> Pipeline:
+def build_stance_model(taxonomy: Taxonomy, C: float = 1.0, context_weight: float = 0.3, embeddings: bool = True) -> Pipeline:
+    """Stance: n-grams of the sentence and its context, character 4-grams and, with
+    ``embeddings``, the sentence's embedding (which the issue model does without: it did worse
+    with it on the development set)."""
     return Pipeline([
-        ("features", _text_features([], context_weight, use_terms=False, char_weight=1.0)),
+        ("features", _text_features([], context_weight, use_terms=False, char_weight=1.0,
+                                    embedding_weight=EMBEDDING_WEIGHT if embeddings else 0.0)),
         ("classify", LogisticRegression(C=C, class_weight="balanced", max_iter=3000)),
     ])
 
@@ -136,10 +151,10 @@ class StatementModel:
     version: str
 
     @classmethod
-    def fit(cls, labels: pd.DataFrame, taxonomy: Taxonomy, labels_hash: str, version: str) -> "StatementModel":
+    def fit(cls, labels: pd.DataFrame, taxonomy: Taxonomy, labels_hash: str, version: str, embeddings: bool = True) -> "StatementModel":
         inputs = model_inputs(labels)
         issue = build_issue_model(taxonomy).fit(inputs, labels["issue"])
-        stance = build_stance_model(taxonomy).fit(inputs, labels["stance"])
+        stance = build_stance_model(taxonomy, embeddings=embeddings).fit(inputs, labels["stance"])
         for pipeline in (issue, stance):
             _drop_pruned_terms(pipeline)
         return cls(issue, stance, labels_hash, version)
@@ -204,4 +219,4 @@ def _sha256(path: Path) -> str:
 
 
 #: Types beyond skops' defaults that our saved models hold, and nothing else is loaded.
-TRUSTED_TYPES: frozenset[str] = frozenset({"pipeline.model.TermMatcher"})
+TRUSTED_TYPES: frozenset[str] = frozenset({"pipeline.model.TermMatcher", "pipeline.embeddings.SentenceEmbedder"})

@@ -26,12 +26,13 @@ CURRENT, HISTORY, CARD = "current", "history.json", "card.json"
 TOLERANCE = 0.01
 
 
-def version_for(hash_: str) -> str:
+def version_for(hash_: str, embeddings: bool = True) -> str:
     """The model version for labels of this hash: changes with the labels and with the model's
-    design (``MODEL_REVISION``), so either retrains."""
+    design (``MODEL_REVISION``, sentence embeddings or not), so any of them retrains."""
     import hashlib
 
-    return hashlib.sha256(f"{hash_}:{MODEL_REVISION}".encode()).hexdigest()[:12]
+    design = MODEL_REVISION if embeddings else f"{MODEL_REVISION}:no-embeddings"
+    return hashlib.sha256(f"{hash_}:{design}".encode()).hexdigest()[:12]
 
 
 def current_version(model_dir: Path) -> str | None:
@@ -95,27 +96,29 @@ def _label_counts(labels: pd.DataFrame) -> dict:
     }
 
 
-def retrain(labels_dir: Path, model_dir: Path, taxonomy: Taxonomy, accept: bool = False, cross_validate: bool = True) -> Retrained:
+def retrain(labels_dir: Path, model_dir: Path, taxonomy: Taxonomy, accept: bool = False, cross_validate: bool = True,
+            embeddings: bool = True) -> Retrained:
     """Train on the labels, evaluate, keep the new version; make it current unless it is worse
     than the current model on the same evaluation (or ``accept`` says to anyway). Bad labels
     raise before anything is written."""
     model_dir = Path(model_dir)
     with folder_lock(model_dir, "training", wait=True):
         remove_stale_temporaries(model_dir)
-        return _retrain(labels_dir, model_dir, taxonomy, accept, cross_validate)
+        return _retrain(labels_dir, model_dir, taxonomy, accept, cross_validate, embeddings)
 
 
-def _retrain(labels_dir: Path, model_dir: Path, taxonomy: Taxonomy, accept: bool, cross_validate: bool) -> Retrained:
+def _retrain(labels_dir: Path, model_dir: Path, taxonomy: Taxonomy, accept: bool, cross_validate: bool, embeddings: bool) -> Retrained:
     hash_ = labels_hash(labels_dir)
     labels = load_labels(labels_dir, taxonomy)
     dev = load_labels(labels_dir, taxonomy, split="dev")
     started = time.perf_counter()
-    model = StatementModel.fit(labels, taxonomy, hash_, version_for(hash_))
+    model = StatementModel.fit(labels, taxonomy, hash_, version_for(hash_, embeddings), embeddings)
     seconds = time.perf_counter() - started
     card = {
         "version": model.version, "labels_hash": hash_, "trained_at": datetime.now(timezone.utc).isoformat(timespec="seconds"),
         "training_seconds": round(seconds, 2), "label_counts": _label_counts(labels),
-        "cv": grouped_cv(labels, taxonomy) if cross_validate else None,
+        "sentence_embeddings": embeddings,
+        "cv": grouped_cv(labels, taxonomy, embeddings=embeddings) if cross_validate else None,
         "dev": held_out_scores(model, dev, taxonomy), "features": telling_features(model),
     }
     previous_version = current_version(model_dir)
@@ -168,13 +171,13 @@ def _save(model: StatementModel, card: dict, model_dir: Path) -> None:
         remove_stale_temporaries(model_dir)
 
 
-def model_for_run(labels_dir: Path, model_dir: Path, taxonomy: Taxonomy) -> tuple[StatementModel, str]:
+def model_for_run(labels_dir: Path, model_dir: Path, taxonomy: Taxonomy, embeddings: bool = True) -> tuple[StatementModel, str]:
     """The model a run uses: when the labels changed since any model was trained, train one
     (the accept rule applies); then the current model. Returns (model, what happened)."""
-    version = version_for(labels_hash(labels_dir))
+    version = version_for(labels_hash(labels_dir), embeddings)
     note = f"reused model {version}"
     if not (Path(model_dir) / version / "model.skops").exists():
-        result = retrain(labels_dir, model_dir, taxonomy, cross_validate=False)
+        result = retrain(labels_dir, model_dir, taxonomy, cross_validate=False, embeddings=embeddings)
         note = f"labels changed: trained model {version}; {result.message}"
     current = current_version(model_dir)
     if current is None:

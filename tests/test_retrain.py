@@ -45,7 +45,11 @@ def test_retrain_evaluates_by_document_and_writes_the_model_card(small_labels, t
             assert sum(map(sum, block["confusion"]["matrix"])) == block["n"]
     assert card["label_counts"]["total"] == sum(card["label_counts"]["issue"].values())
     assert set(card["features"]["issue"]) == {"dprk", "iran", "syria", "nato", "us_relations", "other"}
+    reliability = card["dev"]["stance"]["reliability"]
+    assert sum(band["n"] for band in reliability["bands"]) == card["dev"]["stance"]["n"]
+    assert 0 <= reliability["calibration_error"] <= 1 and 0 <= reliability["top_tenth_accuracy"] <= 1
     markdown = (tmp_path / "out" / "model_card.md").read_text()
+    assert "Confidence against accuracy" in markdown and "sentence's embedding" in markdown
     assert "## Grouped cross-validation (5 folds by document)" in markdown and "## Development set" in markdown
     from pipeline.registry import version_for
     assert version_for(card["labels_hash"]) == card["version"]
@@ -153,3 +157,34 @@ def test_suggest_command_reads_the_last_run(model_dir, tmp_path):
     reports.mkdir()
     missing = cli("suggest", "--reports", reports, "--models", model_dir)
     assert missing.returncode == 1 and "run `python -m pipeline run` first" in missing.stderr
+
+
+def test_a_model_without_sentence_embeddings_is_kept_apart_with_its_own_current_version(small_labels, tmp_path):
+    from pipeline.registry import load_version, version_for
+
+    models = tmp_path / "models"
+    assert cli("retrain", "--labels", small_labels, "--models", models, "--output", tmp_path / "with").returncode == 0
+    done = cli("retrain", "--labels", small_labels, "--models", models, "--output", tmp_path / "without", "--no-embeddings")
+    assert done.returncode == 0, done.stderr
+    with_card = json.loads((tmp_path / "with" / "model_card.json").read_text())
+    card = json.loads((tmp_path / "without" / "model_card.json").read_text())
+    assert card["sentence_embeddings"] is False and with_card["sentence_embeddings"] is True
+    assert card["version"] == version_for(card["labels_hash"], embeddings=False) != with_card["version"]
+    assert "no sentence embeddings" in (tmp_path / "without" / "model_card.md").read_text()
+    # each kind has its own current model: turning embeddings off did not replace the other
+    assert (models / "current").read_text().strip() == with_card["version"]
+    assert (models / "no-embeddings" / "current").read_text().strip() == card["version"]
+    steps = lambda m: [name for name, _, _ in m.stance.named_steps["features"].transformers_]
+    assert "embedding" in steps(load_version(models, with_card["version"]))
+    assert "embedding" not in steps(load_version(models / "no-embeddings", card["version"]))
+
+
+def test_reliability_compares_confidence_with_accuracy_band_by_band():
+    from pipeline.evaluate import reliability
+
+    out = reliability(pd.Series(["oppose", "oppose", "support", "support"]), pd.Series(["oppose", "oppose", "oppose", "support"]),
+                      pd.Series([0.95, 0.9, 0.55, 0.65]))
+    assert [(b["from"], b["n"], b["accuracy"]) for b in out["bands"]] == [(0.4, 1, 0.0), (0.6, 1, 1.0), (0.8, 2, 1.0)]
+    # |1 - 0.925| * 2/4 + |0 - 0.55| * 1/4 + |1 - 0.65| * 1/4
+    assert out["calibration_error"] == pytest.approx(0.2625)
+    assert out["top_tenth_accuracy"] == 1.0
