@@ -124,7 +124,8 @@ def markdown_card(card: dict, taxonomy: Taxonomy) -> str:
     lines += [f"- Labels hash: `{card['labels_hash']}`", f"- Trained: {card['trained_at']} in {card['training_seconds']:.1f} s",
               f"- Training sentences: {card['label_counts']['total']} from {card['label_counts']['documents']} documents",
               f"- Made current: {'yes' if card.get('current') else 'no'}{' — ' + card['decision'] if card.get('decision') else ''}",
-              "- Features: issue, word n-grams of the sentence and its context and the taxonomy's terms; stance, word "
+              "- Features: issue, word n-grams of the sentence and its context and the taxonomy's terms in both (each term, "
+              "and per issue whether any of its terms occurs); stance, word "
               "n-grams, character 4-grams" + (" and the sentence's embedding (all-MiniLM-L6-v2)" if card.get("sentence_embeddings", True)
                                               else " (no sentence embeddings: trained with --no-embeddings)"), ""]
     lines += ["## Labels", "", "| issue | sentences |", "|---|---|"]

@@ -36,8 +36,14 @@ def term_vocabulary(taxonomy: Taxonomy) -> list[str]:
     return sorted({" ".join(term.lower().split()) for issue in taxonomy.issues for term in issue.terms} - {""})
 
 
+def terms_by_issue(taxonomy: Taxonomy) -> tuple[tuple[str, tuple[str, ...]], ...]:
+    """Each issue that has indicative terms, with its terms lower-cased."""
+    return tuple((issue.id, tuple(" ".join(t.lower().split()) for t in issue.terms if t.strip()))
+                 for issue in taxonomy.issues if any(t.strip() for t in issue.terms))
+
+
 #: bump when features or estimators change: models are then retrained even on the same labels
-MODEL_REVISION = "5"
+MODEL_REVISION = "6"
 #: weight of the sentence embedding beside the n-gram features of the stance model
 EMBEDDING_WEIGHT = 0.5
 
@@ -80,8 +86,33 @@ class TermMatcher(TransformerMixin, BaseEstimator):
         return np.asarray(self.terms_, dtype=object)
 
 
+class IssueTerms(TransformerMixin, BaseEstimator):
+    """Marks, per issue, whether any of its taxonomy terms occurs in a text. Unlike one column
+    per term, whose weight comes only from labelled sentences that use it, a term an analyst
+    adds to ``labels/taxonomy.json`` counts for its issue at the next training, examples or not."""
+
+    def __init__(self, groups: tuple[tuple[str, tuple[str, ...]], ...] = ()):
+        self.groups = groups
+
+    def fit(self, X, y=None):
+        self.issues_ = [issue for issue, _ in self.groups]
+        self.matcher_ = TermMatcher(tuple(t for _, terms in self.groups for t in terms)).fit(X)
+        return self
+
+    def transform(self, X):
+        found = self.matcher_.transform(X).tocsc()
+        columns, at = [], 0
+        for _, terms in self.groups:
+            columns.append((found[:, at : at + len(terms)].sum(axis=1) > 0).astype(np.float64))
+            at += len(terms)
+        return sparse.csr_matrix(np.hstack(columns)) if columns else sparse.csr_matrix((len(X), 0))
+
+    def get_feature_names_out(self, input_features=None):
+        return np.asarray(self.issues_, dtype=object)
+
+
 def _text_features(terms: list[str], context_weight: float, use_terms: bool, char_weight: float = 0.0,
-                   embedding_weight: float = 0.0) -> ColumnTransformer:
+                   embedding_weight: float = 0.0, groups: tuple = ()) -> ColumnTransformer:
     transformers = [
         ("text", TfidfVectorizer(ngram_range=(1, 2), sublinear_tf=True, min_df=TEXT_MIN_DF, ), "text"),
         ("context", TfidfVectorizer(ngram_range=(1, 1), sublinear_tf=True, min_df=2, ), "context"),
@@ -106,12 +137,17 @@ def _text_features(terms: list[str], context_weight: float, use_terms: bool, cha
             name = f"terms_{column}"
             transformers.append((name, TermMatcher(tuple(terms)), column))
             weights[name] = weight
+    if use_terms and groups:
+        for column, weight in (("text", 1.0), ("context", 0.5 * context_weight)):
+            name = f"issue_terms_{column}"
+            transformers.append((name, IssueTerms(groups), column))
+            weights[name] = weight
     return ColumnTransformer(transformers, transformer_weights=weights)
 
 
 def build_issue_model(taxonomy: Taxonomy, C: float = 4.0, context_weight: float = 0.6) -> Pipeline:
     return Pipeline([
-        ("features", _text_features(term_vocabulary(taxonomy), context_weight, use_terms=True)),
+        ("features", _text_features(term_vocabulary(taxonomy), context_weight, use_terms=True, groups=terms_by_issue(taxonomy))),
         ("classify", LogisticRegression(C=C, class_weight="balanced", max_iter=3000)),
     ])
 
@@ -219,4 +255,4 @@ def _sha256(path: Path) -> str:
 
 
 #: Types beyond skops' defaults that our saved models hold, and nothing else is loaded.
-TRUSTED_TYPES: frozenset[str] = frozenset({"pipeline.model.TermMatcher", "pipeline.embeddings.SentenceEmbedder"})
+TRUSTED_TYPES: frozenset[str] = frozenset({"pipeline.model.TermMatcher", "pipeline.model.IssueTerms", "pipeline.embeddings.SentenceEmbedder"})

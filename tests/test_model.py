@@ -66,3 +66,28 @@ def test_the_model_is_cached_by_the_labels_content(tmp_path, taxonomy):
     again, note_again = model_for_run(labels, tmp_path / "models", taxonomy)
     assert note.startswith("labels changed: trained") and note_again.startswith("reused")
     assert again.version == first.version
+
+
+def test_issue_terms_mark_each_issue_whose_terms_occur():
+    from pipeline.model import IssueTerms
+
+    groups = (("dprk", ("pyongyang", "inter-korean")), ("iran", ("jcpoa", "joint comprehensive plan of action")))
+    marks = IssueTerms(groups).fit(["x"]).transform(["Talks in Pyongyang resumed.", "The Joint Comprehensive Plan of Action holds.",
+                                                     "We welcome inter-Korean and JCPOA talks.", "Nothing here."])
+    assert marks.toarray().tolist() == [[1, 0], [0, 1], [1, 1], [0, 0]]
+
+
+def test_a_term_added_to_the_taxonomy_counts_for_its_issue_without_examples(taxonomy):
+    import dataclasses
+
+    from pipeline.model import build_issue_model, model_inputs
+
+    labels = pd.read_csv(LABELS / "seeds.csv", keep_default_na=False)
+    labels = labels[labels["issue"] != "other"]  # no sentence names the new term
+    sentence = pd.DataFrame({"text": ["Zorglub must stop its provocations."], "context": [""]})
+    before = build_issue_model(taxonomy).fit(model_inputs(labels), labels["issue"])
+    edited = dataclasses.replace(taxonomy, issues=tuple(
+        dataclasses.replace(i, terms=i.terms + ("Zorglub",)) if i.id == "dprk" else i for i in taxonomy.issues))
+    after = build_issue_model(edited).fit(model_inputs(labels), labels["issue"])
+    dprk = list(after.classes_).index("dprk")
+    assert after.predict_proba(model_inputs(sentence))[0, dprk] > before.predict_proba(model_inputs(sentence))[0, dprk] + 0.1
