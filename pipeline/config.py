@@ -22,7 +22,7 @@ class Config:
     context_sentences: int = 2
     #: documents per segmentation task and sentences per classification task
     documents_per_batch: int = 200
-    sentences_per_batch: int = 20000
+    sentences_per_batch: int = 10000
     #: claims quoted as evidence per issue in the summary
     top_claims: int = 5
     #: below this confidence a label is marked as uncertain in reports

@@ -31,11 +31,6 @@ from pipeline.taxonomy import Taxonomy
 TEXT_MIN_DF = 2
 
 
-def term_vocabulary(taxonomy: Taxonomy) -> list[str]:
-    """The taxonomy's indicative terms, lower-cased, once each."""
-    return sorted({" ".join(term.lower().split()) for issue in taxonomy.issues for term in issue.terms} - {""})
-
-
 def terms_by_issue(taxonomy: Taxonomy) -> tuple[tuple[str, tuple[str, ...]], ...]:
     """Each issue that has indicative terms, with its terms lower-cased."""
     return tuple((issue.id, tuple(" ".join(t.lower().split()) for t in issue.terms if t.strip()))
@@ -43,7 +38,7 @@ def terms_by_issue(taxonomy: Taxonomy) -> tuple[tuple[str, tuple[str, ...]], ...
 
 
 #: bump when features or estimators change: models are then retrained even on the same labels
-MODEL_REVISION = "6"
+MODEL_REVISION = "7"
 #: weight of the sentence embedding beside the n-gram features of the stance model
 EMBEDDING_WEIGHT = 0.5
 
@@ -86,33 +81,33 @@ class TermMatcher(TransformerMixin, BaseEstimator):
         return np.asarray(self.terms_, dtype=object)
 
 
-class IssueTerms(TransformerMixin, BaseEstimator):
-    """Marks, per issue, whether any of its taxonomy terms occurs in a text. Unlike one column
-    per term, whose weight comes only from labelled sentences that use it, a term an analyst
-    adds to ``labels/taxonomy.json`` counts for its issue at the next training, examples or not."""
+class TaxonomyTerms(TransformerMixin, BaseEstimator):
+    """Marks which of the taxonomy's terms occur in a text and, per issue, whether any of its
+    terms does. A column per term learns its weight only from labelled sentences that use the
+    term; the per-issue column lets a term an analyst adds to ``labels/taxonomy.json`` count for
+    its issue at the next training, examples or not. One scan of the text gives both."""
 
     def __init__(self, groups: tuple[tuple[str, tuple[str, ...]], ...] = ()):
         self.groups = groups
 
     def fit(self, X, y=None):
-        self.issues_ = [issue for issue, _ in self.groups]
-        self.matcher_ = TermMatcher(tuple(t for _, terms in self.groups for t in terms)).fit(X)
+        self.terms_ = sorted({t for _, terms in self.groups for t in terms})
+        self.matcher_ = TermMatcher(tuple(self.terms_)).fit(X)
+        column = {t: i for i, t in enumerate(self.terms_)}
+        self.issue_columns_ = [(issue, [column[t] for t in terms]) for issue, terms in self.groups]
         return self
 
     def transform(self, X):
         found = self.matcher_.transform(X).tocsc()
-        columns, at = [], 0
-        for _, terms in self.groups:
-            columns.append((found[:, at : at + len(terms)].sum(axis=1) > 0).astype(np.float64))
-            at += len(terms)
-        return sparse.csr_matrix(np.hstack(columns)) if columns else sparse.csr_matrix((len(X), 0))
+        issues = [(found[:, columns].sum(axis=1) > 0).astype(np.float64) for _, columns in self.issue_columns_]
+        return sparse.hstack([found, sparse.csr_matrix(np.hstack(issues))] if issues else [found]).tocsr()
 
     def get_feature_names_out(self, input_features=None):
-        return np.asarray(self.issues_, dtype=object)
+        return np.asarray([*self.terms_, *(f"any {issue} term" for issue, _ in self.issue_columns_)], dtype=object)
 
 
-def _text_features(terms: list[str], context_weight: float, use_terms: bool, char_weight: float = 0.0,
-                   embedding_weight: float = 0.0, groups: tuple = ()) -> ColumnTransformer:
+def _text_features(context_weight: float, groups: tuple = (), char_weight: float = 0.0,
+                   embedding_weight: float = 0.0) -> ColumnTransformer:
     transformers = [
         ("text", TfidfVectorizer(ngram_range=(1, 2), sublinear_tf=True, min_df=TEXT_MIN_DF, ), "text"),
         ("context", TfidfVectorizer(ngram_range=(1, 1), sublinear_tf=True, min_df=2, ), "context"),
@@ -132,22 +127,17 @@ def _text_features(terms: list[str], context_weight: float, use_terms: bool, cha
 
         transformers.append(("embedding", SentenceEmbedder(), "text"))
         weights["embedding"] = embedding_weight
-    if use_terms and terms:
+    if groups:
         for column, weight in (("text", 1.0), ("context", 0.5 * context_weight)):
             name = f"terms_{column}"
-            transformers.append((name, TermMatcher(tuple(terms)), column))
-            weights[name] = weight
-    if use_terms and groups:
-        for column, weight in (("text", 1.0), ("context", 0.5 * context_weight)):
-            name = f"issue_terms_{column}"
-            transformers.append((name, IssueTerms(groups), column))
+            transformers.append((name, TaxonomyTerms(groups), column))
             weights[name] = weight
     return ColumnTransformer(transformers, transformer_weights=weights)
 
 
 def build_issue_model(taxonomy: Taxonomy, C: float = 4.0, context_weight: float = 0.6) -> Pipeline:
     return Pipeline([
-        ("features", _text_features(term_vocabulary(taxonomy), context_weight, use_terms=True, groups=terms_by_issue(taxonomy))),
+        ("features", _text_features(context_weight, groups=terms_by_issue(taxonomy))),
         ("classify", LogisticRegression(C=C, class_weight="balanced", max_iter=3000)),
     ])
 
@@ -157,8 +147,7 @@ def build_stance_model(taxonomy: Taxonomy, C: float = 1.0, context_weight: float
     ``embeddings``, the sentence's embedding (which the issue model does without: it did worse
     with it on the development set)."""
     return Pipeline([
-        ("features", _text_features([], context_weight, use_terms=False, char_weight=1.0,
-                                    embedding_weight=EMBEDDING_WEIGHT if embeddings else 0.0)),
+        ("features", _text_features(context_weight, char_weight=1.0, embedding_weight=EMBEDDING_WEIGHT if embeddings else 0.0)),
         ("classify", LogisticRegression(C=C, class_weight="balanced", max_iter=3000)),
     ])
 
@@ -255,4 +244,4 @@ def _sha256(path: Path) -> str:
 
 
 #: Types beyond skops' defaults that our saved models hold, and nothing else is loaded.
-TRUSTED_TYPES: frozenset[str] = frozenset({"pipeline.model.TermMatcher", "pipeline.model.IssueTerms", "pipeline.embeddings.SentenceEmbedder"})
+TRUSTED_TYPES: frozenset[str] = frozenset({"pipeline.model.TermMatcher", "pipeline.model.TaxonomyTerms", "pipeline.embeddings.SentenceEmbedder"})

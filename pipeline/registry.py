@@ -125,7 +125,11 @@ def _retrain(labels_dir: Path, model_dir: Path, taxonomy: Taxonomy, accept: bool
     previous = None
     if previous_version and previous_version != model.version and (model_dir / previous_version / "model.skops").exists():
         previous = load_card(model_dir, previous_version) or {"version": previous_version}
-        previous["dev_on_current"] = held_out_scores(load_version(model_dir, previous_version), dev, taxonomy)
+        try:
+            previous["dev_on_current"] = held_out_scores(load_version(model_dir, previous_version), dev, taxonomy)
+        except ValueError as err:  # saved by an older design of the model, or altered: compare on its card alone
+            previous["dev_on_current"] = None
+            previous["unloadable"] = str(err)
     card["comparison"] = comparison(card, previous)
     made_current, message = _decide(card, previous, accept)
     card["current"], card["decision"] = made_current, message

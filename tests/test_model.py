@@ -68,13 +68,16 @@ def test_the_model_is_cached_by_the_labels_content(tmp_path, taxonomy):
     assert again.version == first.version
 
 
-def test_issue_terms_mark_each_issue_whose_terms_occur():
-    from pipeline.model import IssueTerms
+def test_taxonomy_terms_mark_each_term_and_each_issue_whose_terms_occur():
+    from pipeline.model import TaxonomyTerms
 
     groups = (("dprk", ("pyongyang", "inter-korean")), ("iran", ("jcpoa", "joint comprehensive plan of action")))
-    marks = IssueTerms(groups).fit(["x"]).transform(["Talks in Pyongyang resumed.", "The Joint Comprehensive Plan of Action holds.",
-                                                     "We welcome inter-Korean and JCPOA talks.", "Nothing here."])
-    assert marks.toarray().tolist() == [[1, 0], [0, 1], [1, 1], [0, 0]]
+    terms = TaxonomyTerms(groups).fit(["x"])
+    marks = terms.transform(["Talks in Pyongyang resumed.", "The Joint Comprehensive Plan of Action holds.",
+                             "We welcome inter-Korean and JCPOA talks.", "Nothing here."])
+    assert list(terms.get_feature_names_out()) == ["inter-korean", "jcpoa", "joint comprehensive plan of action", "pyongyang",
+                                                   "any dprk term", "any iran term"]
+    assert marks.toarray().tolist() == [[0, 0, 0, 1, 1, 0], [0, 0, 1, 0, 0, 1], [1, 1, 0, 0, 1, 1], [0, 0, 0, 0, 0, 0]]
 
 
 def test_a_term_added_to_the_taxonomy_counts_for_its_issue_without_examples(taxonomy):

@@ -188,3 +188,19 @@ def test_reliability_compares_confidence_with_accuracy_band_by_band():
     # |1 - 0.925| * 2/4 + |0 - 0.55| * 1/4 + |1 - 0.65| * 1/4
     assert out["calibration_error"] == pytest.approx(0.2625)
     assert out["top_tenth_accuracy"] == 1.0
+
+
+def test_a_current_model_that_no_longer_loads_does_not_block_retraining(small_labels, tmp_path, taxonomy):
+    from pipeline.registry import current_version, retrain
+
+    models = tmp_path / "models"
+    first = retrain(small_labels, models, taxonomy, cross_validate=False, embeddings=False)
+    # as if saved by an older design of the model: its file no longer passes the checks
+    path = models / first.model.version / "model.skops"
+    path.write_bytes(path.read_bytes()[:-10])
+    frame = pd.read_csv(small_labels / "seeds.csv", keep_default_na=False)
+    frame.loc[0, "stance"] = "oppose" if frame.loc[0, "stance"] != "oppose" else "support"
+    frame.to_csv(small_labels / "seeds.csv", index=False)
+    second = retrain(small_labels, models, taxonomy, cross_validate=False, embeddings=False)
+    assert second.model.version != first.model.version
+    assert current_version(models) == second.model.version and second.made_current
