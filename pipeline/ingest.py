@@ -76,7 +76,7 @@ def title_of(text: str, furniture: dict[str, str]) -> str:
 
 def decoded_text(data: bytes, max_line_chars: int = 1_000_000) -> Decoded:
     """The text of a file, decoded and normalised (line endings to ``\\n``, NUL and other control
-    characters removed), or the reason it is not a text document."""
+    characters replaced by spaces), or the reason it is not a text document."""
     for magic, kind in _MAGIC.items():
         if data.startswith(magic):
             return Decoded(reason=f"binary content ({kind}), not a text document")
@@ -106,10 +106,11 @@ def decoded_text(data: bytes, max_line_chars: int = 1_000_000) -> Decoded:
     if "\r" in text:
         text = text.replace("\r\n", "\n").replace("\r", "\n")
         notes.append("Windows line endings normalised")
-    cleaned = _CONTROL.sub("", text)
-    if len(cleaned) != len(text):
-        notes.append(f"{len(text) - len(cleaned)} NUL or control character(s) removed")
-    text = cleaned
+    # replaced by spaces, not removed, so that offsets into the text stay offsets into the file
+    controls = len(_CONTROL.findall(text))
+    if controls:
+        text = _CONTROL.sub(" ", text)
+        notes.append(f"{controls} NUL or control character(s) replaced by spaces")
     if not text.strip():
         return Decoded(reason="no text (whitespace only)" if data.strip() else "no text")
     longest = max(map(len, text.split("\n")))
