@@ -36,10 +36,22 @@ class Config:
     workers: int | None = None
     #: or on an existing Dask cluster at this address (tcp://HOST:PORT)
     dask_address: str | None = None
-    #: the stance model reads each sentence's embedding (all-MiniLM-L6-v2): better stance, at
-    #: about 150 sentences a second on two cores; turn off (--no-embeddings) for archives of
-    #: tens of thousands of documents
+    #: the stance model reads each sentence's static embedding (distilled from all-MiniLM-L6-v2,
+    #: bundled); --no-embeddings trains and uses a model without it, kept apart
     sentence_embeddings: bool = True
+    #: the classifier's hyperparameters (``pipeline.model.StatementClassifier``)
+    issue_C: float = 4.0
+    stance_C: float = 1.0
+    target_C: float = 4.0
+    context_weight: float = 0.6
+    stance_context_weight: float = 0.3
+    #: sentences before and after a sentence, in its document, whose predicted issues a second
+    #: issue model reads (0: off; measured on the development set, it did not pay for its
+    #: three-fold training time: 0.745 without, 0.741-0.749 with)
+    passage_window: int = 0
+    passage_C: float = 1.0
+    char_weight: float = 1.0
+    embedding_weight: float = 0.5
     #: largest input file read, in bytes
     max_file_bytes: int = 50_000_000
     #: a document with a longer line is set aside as not running text (bounded time and memory)
@@ -50,6 +62,14 @@ class Config:
         """Models with and without sentence embeddings are kept apart, each with its own current
         version and history, so turning embeddings off never swaps the other model out."""
         return self.model_dir if self.sentence_embeddings else self.model_dir / "no-embeddings"
+
+    def model_params(self) -> dict:
+        """The parameters of ``StatementClassifier`` this configuration sets."""
+        return {"issue_C": self.issue_C, "stance_C": self.stance_C, "target_C": self.target_C,
+                "context_weight": self.context_weight, "stance_context_weight": self.stance_context_weight,
+                "passage_window": self.passage_window, "passage_C": self.passage_C,
+                "char_weight": self.char_weight, "embedding_weight": self.embedding_weight,
+                "embeddings": self.sentence_embeddings}
 
     def replace(self, **changes) -> "Config":
         """A copy with ``changes``; ``None`` values (flags not given) keep the default."""

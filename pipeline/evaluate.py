@@ -3,16 +3,18 @@ features that weigh most, and the model card that reports them."""
 
 from __future__ import annotations
 
+import json
+
 import numpy as np
 import pandas as pd
-from sklearn.base import clone
+from sklearn.calibration import calibration_curve
 from sklearn.metrics import confusion_matrix, f1_score, precision_recall_fscore_support
-from sklearn.model_selection import GroupKFold
+from sklearn.model_selection import GroupKFold, cross_val_predict
 
-from pipeline.model import StatementModel, build_issue_model, build_stance_model, model_inputs
+from pipeline.model import StatementClassifier, StatementModel, training_data
 from pipeline.taxonomy import Taxonomy
 
-TARGETS = ("issue", "stance")
+TARGETS = ("issue", "stance", "target")
 
 
 def scores(truth: pd.Series, predicted: pd.Series, classes: list[str]) -> dict:
@@ -31,55 +33,101 @@ def scores(truth: pd.Series, predicted: pd.Series, classes: list[str]) -> dict:
     }
 
 
-def grouped_cv(labels: pd.DataFrame, taxonomy: Taxonomy, folds: int = 5, embeddings: bool = True) -> dict:
-    """Cross-validation in which all sentences of one document fall in the same fold."""
-    groups = labels["file"]
+def grouped_cv(estimator: StatementClassifier, labels: pd.DataFrame, taxonomy: Taxonomy, folds: int = 5) -> dict:
+    """Cross-validation of ``estimator`` in which all sentences of one document fall in the same
+    fold (scikit-learn's ``cross_val_predict`` with ``GroupKFold``)."""
+    X, y, groups = training_data(labels)
     folds = min(folds, groups.nunique())
-    inputs = model_inputs(labels)
-    out = {}
-    templates = {"issue": build_issue_model(taxonomy), "stance": build_stance_model(taxonomy, embeddings=embeddings)}
-    for target, classes in (("issue", taxonomy.issue_ids), ("stance", taxonomy.stance_ids)):
-        predicted = np.empty(len(labels), dtype=object)
-        template = templates[target]
-        for train, test in GroupKFold(n_splits=folds).split(inputs, labels[target], groups):
-            fitted = clone(template).fit(inputs.iloc[train], labels[target].iloc[train])
-            predicted[test] = fitted.predict(inputs.iloc[test])
-        out[target] = scores(labels[target], predicted, classes)
+    predicted = cross_val_predict(estimator, X, y, groups=groups, cv=GroupKFold(n_splits=folds))
+    predicted = pd.DataFrame(predicted, columns=PREDICTED_COLUMNS)
+    out = _all_scores(X, y, groups, predicted, taxonomy, estimator=None)
     out["folds"] = folds
     out["documents"] = int(groups.nunique())
     return out
 
 
 def held_out_scores(model: StatementModel, labels: pd.DataFrame, taxonomy: Taxonomy) -> dict | None:
-    """Scores of ``model`` on labelled sentences it was not trained on (the development set)."""
+    """Scores of ``model`` on labelled sentences it was not trained on (the development set),
+    with bootstrap intervals and confidence against accuracy."""
     if labels is None or labels.empty:
         return None
-    predicted = model.predict(labels)
-    out = {"documents": int(labels["file"].nunique())}
+    X, y, groups = training_data(labels)
+    predicted = model.predict(X).reset_index(drop=True)
+    out = _all_scores(X, y, groups, predicted, taxonomy, estimator=model.estimator)
+    for target in ("issue", "stance"):
+        out[target]["reliability"] = reliability(y[target], predicted[target], predicted[f"{target}_confidence"])
+    return out
+
+
+#: the columns ``StatementClassifier.predict`` returns, in order
+PREDICTED_COLUMNS = ["issue", "issue_confidence", "stance", "stance_confidence", "target", "target_confidence"]
+
+
+def _all_scores(X: pd.DataFrame, y: pd.DataFrame, groups: pd.Series, predicted: pd.DataFrame, taxonomy: Taxonomy,
+                estimator: StatementClassifier | None) -> dict:
+    out: dict = {"documents": int(groups.nunique())}
     for target, classes in (("issue", taxonomy.issue_ids), ("stance", taxonomy.stance_ids)):
-        out[target] = scores(labels[target], predicted[target], classes)
-        out[target]["reliability"] = reliability(labels[target], predicted[target], predicted[f"{target}_confidence"])
+        out[target] = scores(y[target], predicted[target], classes)
+        out[target]["intervals"] = bootstrap_intervals(y[target], predicted[target], groups, classes)
+    # targets are scored on the labelled claims, as claims on their labelled issue: the target
+    # step's own accuracy, apart from the issue and stance errors scored above
+    claims = (y["target"] != "").to_numpy()
+    if claims.any():
+        truth = y["issue"][claims] + ":" + y["target"][claims]
+        if estimator is not None:
+            found, _ = estimator.predict_targets(X[claims], y["issue"][claims])
+        else:  # cross-validated: what the fold's model said for these rows, where it saw a claim on that issue
+            found = pd.Series(np.where(predicted["issue"][claims].to_numpy() == y["issue"][claims].to_numpy(),
+                                       predicted["target"][claims].astype(str).to_numpy(), ""), index=truth.index)
+        guess = y["issue"][claims] + ":" + found.astype(str)
+        classes = sorted(set(truth))
+        out["target"] = scores(truth, guess, classes)
+        out["target"]["intervals"] = bootstrap_intervals(truth, guess, groups[claims], classes)
+    return out
+
+
+def bootstrap_intervals(truth: pd.Series, predicted: pd.Series, groups: pd.Series, classes: list[str],
+                        rounds: int = 500, level: float = 0.90, seed: int = 0) -> dict:
+    """A bootstrap interval (``level``, 90 % by default) on each class's F1 and on macro-F1,
+    resampling whole documents: sentences of one speech are not independent draws."""
+    truth, predicted, groups = (np.asarray(a).astype(str) for a in (truth, predicted, groups))
+    docs = np.unique(groups)
+    rows_of = {d: np.flatnonzero(groups == d) for d in docs}
+    rng = np.random.default_rng(seed)
+    per_class, macro = [], []
+    present = [c for c in classes if c in set(truth)]
+    for _ in range(rounds):
+        rows = np.concatenate([rows_of[d] for d in rng.choice(docs, size=len(docs), replace=True)])
+        t, p = truth[rows], predicted[rows]
+        per_class.append(f1_score(t, p, labels=classes, average=None, zero_division=0))
+        macro.append(f1_score(t, p, labels=present, average="macro", zero_division=0) if present else np.nan)
+    per_class = np.vstack(per_class) if per_class else np.zeros((0, len(classes)))
+    lo, hi = (1 - level) / 2 * 100, (1 + level) / 2 * 100
+    out = {c: [round(float(np.percentile(per_class[:, i], lo)), 4), round(float(np.percentile(per_class[:, i], hi)), 4)]
+           for i, c in enumerate(classes) if c in present}
+    out["macro_f1"] = [round(float(np.nanpercentile(macro, lo)), 4), round(float(np.nanpercentile(macro, hi)), 4)]
+    out["level"] = level
     return out
 
 
 def reliability(truth: pd.Series, predicted: pd.Series, confidence: pd.Series, bands: int = 5) -> dict:
-    """Whether a confidence means what it says: accuracy per band of confidence, the expected
-    calibration error (the gap between the two, weighted by rows), and the accuracy of the most
-    confident tenth, the sentences reports quote first as strongest claims."""
-    right = (np.asarray(truth).astype(str) == np.asarray(predicted).astype(str))
-    confidence = np.asarray(confidence, dtype=float)
+    """Whether a confidence means what it says: accuracy per band of confidence (scikit-learn's
+    ``calibration_curve``), the expected calibration error (the gap between the two, weighted by
+    rows), and the accuracy of the most confident tenth, the claims reports quote first."""
+    right = (np.asarray(truth).astype(str) == np.asarray(predicted).astype(str)).astype(int)
+    confidence = np.clip(np.asarray(confidence, dtype=float), 0, 1)
+    if not len(confidence):
+        return {"bands": [], "calibration_error": 0.0, "top_tenth_accuracy": None}
+    accuracy, mean_confidence = calibration_curve(right, confidence, n_bins=bands, strategy="uniform")
     edges = np.linspace(0, 1, bands + 1)
-    band = np.clip(np.digitize(confidence, edges[1:-1]), 0, bands - 1)
-    rows, gap = [], 0.0
-    for b in range(bands):
-        inside = band == b
-        if inside.any():
-            rows.append({"from": round(float(edges[b]), 2), "to": round(float(edges[b + 1]), 2), "n": int(inside.sum()),
-                         "confidence": round(float(confidence[inside].mean()), 4), "accuracy": round(float(right[inside].mean()), 4)})
-            gap += abs(right[inside].mean() - confidence[inside].mean()) * inside.mean()
-    top = np.argsort(-confidence, kind="stable")[: max(1, len(confidence) // 10)] if len(confidence) else []
-    return {"bands": rows, "calibration_error": round(float(gap), 4),
-            "top_tenth_accuracy": round(float(right[top].mean()), 4) if len(top) else None}
+    counts = np.bincount(np.clip(np.searchsorted(edges[1:-1], confidence), 0, bands - 1), minlength=bands)
+    occupied = np.flatnonzero(counts)
+    rows = [{"from": round(float(edges[b]), 2), "to": round(float(edges[b + 1]), 2), "n": int(counts[b]),
+             "confidence": round(float(c), 4), "accuracy": round(float(a), 4)}
+            for b, a, c in zip(occupied, accuracy, mean_confidence)]
+    gap = float(sum(abs(a - c) * counts[b] for b, a, c in zip(occupied, accuracy, mean_confidence)) / len(confidence))
+    top = np.argsort(-confidence, kind="stable")[: max(1, len(confidence) // 10)]
+    return {"bands": rows, "calibration_error": round(gap, 4), "top_tenth_accuracy": round(float(right[top].mean()), 4)}
 
 
 def telling_features(model: StatementModel, n: int = 8) -> dict:
@@ -87,6 +135,8 @@ def telling_features(model: StatementModel, n: int = 8) -> dict:
     out = {}
     for target in TARGETS:
         pipeline = getattr(model, target)
+        if pipeline is None:
+            continue
         names = _feature_names(pipeline.named_steps["features"])
         clf = pipeline.named_steps["classify"]
         coefs = clf.coef_ if len(clf.classes_) > 2 else np.vstack([-clf.coef_[0], clf.coef_[0]])
@@ -124,24 +174,34 @@ def markdown_card(card: dict, taxonomy: Taxonomy) -> str:
     lines += [f"- Labels hash: `{card['labels_hash']}`", f"- Trained: {card['trained_at']} in {card['training_seconds']:.1f} s",
               f"- Training sentences: {card['label_counts']['total']} from {card['label_counts']['documents']} documents",
               f"- Made current: {'yes' if card.get('current') else 'no'}{' — ' + card['decision'] if card.get('decision') else ''}",
-              "- Features: issue, word n-grams of the sentence and its context and the taxonomy's terms in both (each term, "
-              "and per issue whether any of its terms occurs); stance, word "
-              "n-grams, character 4-grams" + (" and the sentence's embedding (all-MiniLM-L6-v2)" if card.get("sentence_embeddings", True)
-                                              else " (no sentence embeddings: trained with --no-embeddings)"), ""]
+              "- Features: issue, word n-grams of the sentence, its context and its passage (the sentences around it in "
+              "its document) and the taxonomy's terms in each (each term, and per issue whether any of its terms occurs); "
+              "stance, word n-grams, character 4-grams" + (" and the sentence's static embedding (distilled from all-MiniLM-L6-v2)"
+                                                          if card.get("sentence_embeddings", True)
+                                                          else " (no sentence embeddings: trained with --no-embeddings)")
+              + "; target, word n-grams and each target's terms, among the targets of the claim's issue",
+              f"- Parameters: `{json.dumps(card.get('parameters', {}), sort_keys=True)}`", ""]
     lines += ["## Labels", "", "| issue | sentences |", "|---|---|"]
     lines += [f"| {k} | {v} |" for k, v in card["label_counts"]["issue"].items()]
     lines += ["", "| stance | sentences |", "|---|---|"]
     lines += [f"| {k} | {v} |" for k, v in card["label_counts"]["stance"].items()]
-    for basis, title in (("cv", f"Grouped cross-validation ({card['cv']['folds']} folds by document)"), ("dev", "Development set (other speeches, never trained on)")):
+    folds = (card.get("cv") or {}).get("folds")
+    for basis, title in (("cv", f"Grouped cross-validation ({folds} folds by document)"), ("dev", "Development set (other speeches, never trained on)")):
         block = card.get(basis)
         if not block:
             continue
         lines += ["", f"## {title}", ""]
         for target in TARGETS:
-            s = block[target]
-            lines += [f"### {target}: macro-F1 {s['macro_f1']}, accuracy {s['accuracy']} (n = {s['n']})", "",
-                      "| class | precision | recall | F1 | support |", "|---|---|---|---|---|"]
-            lines += [f"| {c} | {m['precision']:.2f} | {m['recall']:.2f} | {m['f1']:.2f} | {m['support']} |" for c, m in s["per_class"].items()]
+            s = block.get(target)
+            if not s:
+                continue
+            intervals = s.get("intervals") or {}
+            span = lambda key: f"{intervals[key][0]:.2f}–{intervals[key][1]:.2f}" if key in intervals else "–"
+            note = " (labelled claims, as claims on their labelled issue)" if target == "target" else ""
+            lines += [f"### {target}: macro-F1 {s['macro_f1']} (90% interval {span('macro_f1')}), accuracy {s['accuracy']} (n = {s['n']}){note}", "",
+                      "| class | precision | recall | F1 | 90% interval | support |", "|---|---|---|---|---|---|"]
+            lines += [f"| {c} | {m['precision']:.2f} | {m['recall']:.2f} | {m['f1']:.2f} | {span(c)} | {m['support']} |"
+                      for c, m in s["per_class"].items() if m["support"] or m["precision"]]
             if s.get("reliability"):
                 r = s["reliability"]
                 lines += ["", f"Confidence against accuracy: calibration error {r['calibration_error']:.3f}; the most confident tenth "
@@ -149,6 +209,9 @@ def markdown_card(card: dict, taxonomy: Taxonomy) -> str:
                           "| confidence | sentences | mean confidence | accuracy |", "|---|---|---|---|"]
                 lines += [f"| {b['from']:.1f}–{b['to']:.1f} | {b['n']} | {b['confidence']:.2f} | {b['accuracy']:.2f} |" for b in r["bands"]]
             classes = s["confusion"]["classes"]
+            if target == "target":
+                lines.append("")
+                continue
             lines += ["", "Confusion (rows: label, columns: predicted):", "", "| | " + " | ".join(classes) + " |", "|---|" + "---|" * len(classes)]
             lines += [f"| **{c}** | " + " | ".join(map(str, row)) + " |" for c, row in zip(classes, s["confusion"]["matrix"])]
             lines.append("")
@@ -180,7 +243,7 @@ def comparison(card: dict, previous: dict | None) -> dict | None:
         return None
     basis = "dev" if card.get("dev") and previous.get("dev_on_current") else "cv"
     rows = []
-    for target in TARGETS:
+    for target in ("issue", "stance"):
         this = card[basis][target]["per_class"] if card.get(basis) else {}
         prev_block = previous.get("dev_on_current") if basis == "dev" else previous.get("cv")
         prev = prev_block[target]["per_class"] if prev_block else {}

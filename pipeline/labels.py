@@ -2,7 +2,7 @@
 
 Training labels are the CSV files directly in ``labels/``; ``labels/dev/`` holds a development
 set of other speeches, kept apart from training. Each row: file, start, end, text, context,
-issue, stance.
+issue, stance, and (for claims, optionally) target.
 """
 
 from __future__ import annotations
@@ -50,11 +50,12 @@ def read_label_file(path: Path) -> pd.DataFrame:
     missing = [c for c in REQUIRED if c not in frame.columns]
     if missing:
         raise ContractError(f"{path}: missing column(s) {', '.join(missing)} (needs {', '.join(REQUIRED)})")
-    if "context" not in frame.columns:
-        frame["context"] = ""
+    for optional in ("context", "target"):
+        if optional not in frame.columns:
+            frame[optional] = ""
     frame.insert(0, "line", range(2, len(frame) + 2))
     frame.insert(0, "path", str(path))
-    for column in ("file", "text", "context", "issue", "stance"):
+    for column in ("file", "text", "context", "issue", "stance", "target"):
         frame[column] = frame[column].astype(str).str.strip()
     for column in ("start", "end"):
         if column in frame.columns:
@@ -68,7 +69,7 @@ def load_labels(labels_dir: Path, taxonomy: Taxonomy, split: str = "train") -> p
     files = label_files(labels_dir, split)
     if not files:
         if split == "dev":
-            return pd.DataFrame(columns=["path", "line", *REQUIRED, "context"])
+            return pd.DataFrame(columns=["path", "line", *REQUIRED, "context", "target"])
         raise ContractError(f"{labels_dir}: no label files (*.csv)")
     frames = [read_label_file(path) for path in files]
     labels = pd.concat(frames, ignore_index=True)
@@ -83,11 +84,13 @@ def load_labels(labels_dir: Path, taxonomy: Taxonomy, split: str = "train") -> p
         problems.append("the same sentence is labelled two different ways:\n" + conflicts)
     if problems:
         raise ContractError("\n".join(problems))
-    return labels.drop_duplicates(subset=["text", "context", "issue", "stance"]).reset_index(drop=True)
+    return labels.drop_duplicates(subset=["text", "context", "issue", "stance", "target"]).reset_index(drop=True)
 
 
 def _conflicting(labels: pd.DataFrame) -> str:
-    keyed = labels.assign(key=labels["file"] + "\x00" + labels["text"])
+    # the same sentence in the same place: a fragment such as "Charter." may recur elsewhere in a
+    # document and read differently there
+    keyed = labels.assign(key=labels["file"] + "\x00" + labels["text"] + "\x00" + labels["context"])
     groups = keyed.groupby("key")[["issue", "stance"]].nunique()
     bad = groups[(groups["issue"] > 1) | (groups["stance"] > 1)].index
     lines = []

@@ -1,15 +1,26 @@
-"""The classifier: two scikit-learn pipelines (issue, stance) over a sentence and its context.
+"""The classifier: one scikit-learn estimator that labels a sentence by issue, stance and
+(for claims) target, reading the sentence, the text before it and the passage around it.
 
-Features are word n-grams of the sentence, of its context (the codebook's "context carries"),
-and the presence of the taxonomy's indicative terms in each, so an analyst can steer the
-model by editing ``labels/taxonomy.json``. Stance also reads character n-grams and, unless
-turned off, the sentence's embedding (all-MiniLM-L6-v2), which knows that "deplorable" and
-"unacceptable" say the same thing when the labels have only shown one of them. Models are
-saved with ``skops``, never pickle.
+``StatementClassifier`` keeps scikit-learn's contract: its parameters are set in ``__init__``
+and nothing else, ``fit(X, y)`` learns, ``predict(X)`` labels, so ``clone``, ``get_params`` and
+``GridSearchCV`` work on it and evaluation cross-validates this very estimator. Features:
+
+- issue: word n-grams of the sentence, of its context (the codebook's "context carries") and of
+  its passage (the sentences around it in the same document), and the taxonomy's indicative
+  terms in each, so an analyst can steer the model by editing ``labels/taxonomy.json``;
+- stance: word n-grams of the sentence and its context, character 4-grams and the sentence's
+  static embedding (``pipeline.embeddings``);
+- target: word n-grams of the sentence and context and the terms of each target, among the
+  targets of the issue predicted.
+
+``StatementModel`` is a fitted classifier with the labels hash and version it was saved under;
+models are saved with ``skops``, never pickle, and checked before they are loaded.
 """
 
 from __future__ import annotations
 
+import hashlib
+import inspect
 import json
 import re
 import zipfile
@@ -23,28 +34,38 @@ from sklearn.base import BaseEstimator, TransformerMixin
 from sklearn.compose import ColumnTransformer
 from sklearn.feature_extraction.text import HashingVectorizer, TfidfTransformer, TfidfVectorizer
 from sklearn.linear_model import LogisticRegression
+from sklearn.metrics import f1_score
+from sklearn.model_selection import GroupKFold, cross_val_predict
 from sklearn.pipeline import Pipeline
 
 from pipeline.taxonomy import Taxonomy
 
-
-TEXT_MIN_DF = 2
-
-
-def terms_by_issue(taxonomy: Taxonomy) -> tuple[tuple[str, tuple[str, ...]], ...]:
-    """Each issue that has indicative terms, with its terms lower-cased."""
-    return tuple((issue.id, tuple(" ".join(t.lower().split()) for t in issue.terms if t.strip()))
-                 for issue in taxonomy.issues if any(t.strip() for t in issue.terms))
-
-
-#: bump when features or estimators change: models are then retrained even on the same labels
-MODEL_REVISION = "7"
-#: weight of the sentence embedding beside the n-gram features of the stance model
-EMBEDDING_WEIGHT = 0.5
+#: the columns a classifier reads; ``doc_id`` (optional) groups rows into documents, in order
+INPUT_COLUMNS = ("text", "context", "doc_id")
 
 # words, hyphenated compounds kept whole ("kim jong-un", "russia-us"); an apostrophe ends a word,
 # so "DPRK's" finds "dprk"
 _TOKEN = re.compile(r"\w+(?:-\w+)*")
+
+
+def terms_by_issue(taxonomy: Taxonomy) -> tuple[tuple[str, tuple[str, ...]], ...]:
+    """Each issue that has indicative terms, with its terms lower-cased."""
+    return tuple((issue.id, _lowered(issue.terms)) for issue in taxonomy.issues if any(t.strip() for t in issue.terms))
+
+
+def terms_by_target(taxonomy: Taxonomy) -> tuple[tuple[str, tuple[str, ...]], ...]:
+    """Each target (as ``issue:target``) that has indicative terms, with its terms lower-cased."""
+    return tuple((f"{issue.id}:{t.id}", _lowered(t.terms)) for issue in taxonomy.issues for t in issue.targets
+                 if any(x.strip() for x in t.terms))
+
+
+def targets_by_issue(taxonomy: Taxonomy) -> tuple[tuple[str, tuple[str, ...]], ...]:
+    """For each issue with targets, the target ids a claim on it may take."""
+    return tuple((i.id, tuple(taxonomy.target_ids(i.id))) for i in taxonomy.issues if taxonomy.target_ids(i.id))
+
+
+def _lowered(terms) -> tuple[str, ...]:
+    return tuple(" ".join(t.lower().split()) for t in terms if t.strip())
 
 
 class TermMatcher(TransformerMixin, BaseEstimator):
@@ -82,10 +103,10 @@ class TermMatcher(TransformerMixin, BaseEstimator):
 
 
 class TaxonomyTerms(TransformerMixin, BaseEstimator):
-    """Marks which of the taxonomy's terms occur in a text and, per issue, whether any of its
-    terms does. A column per term learns its weight only from labelled sentences that use the
-    term; the per-issue column lets a term an analyst adds to ``labels/taxonomy.json`` count for
-    its issue at the next training, examples or not. One scan of the text gives both."""
+    """Marks which of the taxonomy's terms occur in a text and, per group (issue or target),
+    whether any of its terms does. A column per term learns its weight only from labelled
+    sentences that use the term; the per-group column lets a term an analyst adds to
+    ``labels/taxonomy.json`` count for its group at the next training, examples or not."""
 
     def __init__(self, groups: tuple[tuple[str, tuple[str, ...]], ...] = ()):
         self.groups = groups
@@ -94,68 +115,68 @@ class TaxonomyTerms(TransformerMixin, BaseEstimator):
         self.terms_ = sorted({t for _, terms in self.groups for t in terms})
         self.matcher_ = TermMatcher(tuple(self.terms_)).fit(X)
         column = {t: i for i, t in enumerate(self.terms_)}
-        self.issue_columns_ = [(issue, [column[t] for t in terms]) for issue, terms in self.groups]
+        self.group_columns_ = [(group, [column[t] for t in terms]) for group, terms in self.groups]
         return self
 
     def transform(self, X):
         found = self.matcher_.transform(X).tocsc()
-        issues = [(found[:, columns].sum(axis=1) > 0).astype(np.float64) for _, columns in self.issue_columns_]
-        return sparse.hstack([found, sparse.csr_matrix(np.hstack(issues))] if issues else [found]).tocsr()
+        groups = [(found[:, columns].sum(axis=1) > 0).astype(np.float64) for _, columns in self.group_columns_]
+        return sparse.hstack([found, sparse.csr_matrix(np.hstack(groups))] if groups else [found]).tocsr()
 
     def get_feature_names_out(self, input_features=None):
-        return np.asarray([*self.terms_, *(f"any {issue} term" for issue, _ in self.issue_columns_)], dtype=object)
+        return np.asarray([*self.terms_, *(f"any {group} term" for group, _ in self.group_columns_)], dtype=object)
 
 
-def _text_features(context_weight: float, groups: tuple = (), char_weight: float = 0.0,
-                   embedding_weight: float = 0.0) -> ColumnTransformer:
-    transformers = [
-        ("text", TfidfVectorizer(ngram_range=(1, 2), sublinear_tf=True, min_df=TEXT_MIN_DF, ), "text"),
-        ("context", TfidfVectorizer(ngram_range=(1, 1), sublinear_tf=True, min_df=2, ), "context"),
-    ]
-    weights = {"text": 1.0, "context": context_weight}
-    if char_weight:
-        # character n-grams catch evaluative morphology ("un-acceptable", "destabiliz-ing")
-        # hashed, so the saved model holds no vocabulary of a hundred thousand n-grams
-        chars = Pipeline([
-            ("count", HashingVectorizer(analyzer="char_wb", ngram_range=(4, 4), n_features=2**18, alternate_sign=False, norm=None)),
-            ("tfidf", TfidfTransformer(sublinear_tf=True)),
-        ])
-        transformers.append(("chars", chars, "text"))
-        weights["chars"] = char_weight
-    if embedding_weight:
-        from pipeline.embeddings import SentenceEmbedder
-
-        transformers.append(("embedding", SentenceEmbedder(), "text"))
-        weights["embedding"] = embedding_weight
-    if groups:
-        for column, weight in (("text", 1.0), ("context", 0.5 * context_weight)):
-            name = f"terms_{column}"
-            transformers.append((name, TaxonomyTerms(groups), column))
-            weights[name] = weight
-    return ColumnTransformer(transformers, transformer_weights=weights)
-
-
-def build_issue_model(taxonomy: Taxonomy, C: float = 4.0, context_weight: float = 0.6) -> Pipeline:
-    return Pipeline([
-        ("features", _text_features(context_weight, groups=terms_by_issue(taxonomy))),
-        ("classify", LogisticRegression(C=C, class_weight="balanced", max_iter=3000)),
-    ])
-
-
-def build_stance_model(taxonomy: Taxonomy, C: float = 1.0, context_weight: float = 0.3, embeddings: bool = True) -> Pipeline:
-    """Stance: n-grams of the sentence and its context, character 4-grams and, with
-    ``embeddings``, the sentence's embedding (which the issue model does without: it did worse
-    with it on the development set)."""
-    return Pipeline([
-        ("features", _text_features(context_weight, char_weight=1.0, embedding_weight=EMBEDDING_WEIGHT if embeddings else 0.0)),
-        ("classify", LogisticRegression(C=C, class_weight="balanced", max_iter=3000)),
-    ])
+def passage_features(proba: np.ndarray, docs: list[str], window: int) -> np.ndarray:
+    """What the sentences around each row say about its issue: the row's own issue
+    probabilities, their mean over the ``window`` rows before it and over the ``window`` rows
+    after it in its document, their mean over the rest of the document (the document's issue
+    profile), and whether it has neighbours at all. Rows without a document stand alone."""
+    n, k = proba.shape
+    before, after, rest = np.zeros((n, k)), np.zeros((n, k)), np.array(proba, dtype=float)
+    has_before, has_after = np.zeros((n, 1)), np.zeros((n, 1))
+    start = 0
+    while start < n:
+        end = start + 1
+        while end < n and docs[end] == docs[start] and docs[start]:
+            end += 1
+        block = proba[start:end]
+        if end - start > 1:
+            cumulative = np.vstack([np.zeros((1, k)), np.cumsum(block, axis=0)])
+            for j in range(end - start):
+                lo, hi = max(0, j - window), min(end - start, j + window + 1)
+                if j > lo:
+                    before[start + j] = (cumulative[j] - cumulative[lo]) / (j - lo)
+                    has_before[start + j] = 1
+                if hi > j + 1:
+                    after[start + j] = (cumulative[hi] - cumulative[j + 1]) / (hi - j - 1)
+                    has_after[start + j] = 1
+            rest[start:end] = (cumulative[-1] - block) / (end - start - 1)
+        start = end
+    return np.hstack([np.log(np.clip(proba, 1e-6, 1)), before, after, rest, has_before, has_after])
 
 
 def model_inputs(frame: pd.DataFrame) -> pd.DataFrame:
-    """The two text columns the models read."""
+    """The columns the models read: the sentence, its context and (to find its neighbours) its
+    document."""
     context = frame["context"] if "context" in frame.columns else pd.Series("", index=frame.index)
-    return pd.DataFrame({"text": frame["text"].astype(str), "context": context.fillna("").astype(str)})
+    inputs = pd.DataFrame({"text": frame["text"].astype(str), "context": context.fillna("").astype(str)})
+    if "doc_id" in frame.columns:
+        inputs["doc_id"] = frame["doc_id"].fillna("").astype(str)
+    return inputs
+
+
+def _tfidf(ngrams: tuple[int, int] = (1, 1), min_df: int = 2) -> TfidfVectorizer:
+    return TfidfVectorizer(ngram_range=ngrams, sublinear_tf=True, min_df=min_df)
+
+
+def _chars() -> Pipeline:
+    # character n-grams catch evaluative morphology ("un-acceptable", "destabiliz-ing"); hashed,
+    # so the saved model holds no vocabulary of a hundred thousand n-grams
+    return Pipeline([
+        ("count", HashingVectorizer(analyzer="char_wb", ngram_range=(4, 4), n_features=2**18, alternate_sign=False, norm=None)),
+        ("tfidf", TfidfTransformer(sublinear_tf=True)),
+    ])
 
 
 def _drop_pruned_terms(pipeline: Pipeline) -> None:
@@ -166,40 +187,240 @@ def _drop_pruned_terms(pipeline: Pipeline) -> None:
             del transformer.stop_words_
 
 
+class StatementClassifier(BaseEstimator):
+    """Issue, stance and target of sentences, as one scikit-learn estimator.
+
+    ``X``: a DataFrame with ``text`` and optionally ``context`` (the text before the sentence)
+    and ``doc_id`` (rows of one document together, in document order: the passage around a row
+    is read from its neighbours). ``y``: a DataFrame with ``issue``, ``stance`` and optionally
+    ``target`` (empty where not labelled). ``predict`` returns a DataFrame with the three labels
+    and their confidences."""
+
+    def __init__(self, issue_terms: tuple = (), target_terms: tuple = (), issue_targets: tuple = (),
+                 claim_stances: tuple = ("support", "oppose"), issue_C: float = 4.0, stance_C: float = 1.0,
+                 target_C: float = 4.0, context_weight: float = 0.6, stance_context_weight: float = 0.3,
+                 passage_window: int = 0, passage_C: float = 1.0, passage_folds: int = 3, char_weight: float = 1.0,
+                 embedding_weight: float = 0.5, embeddings: bool = True, embedding_model: str | None = None):
+        self.issue_terms = issue_terms
+        self.target_terms = target_terms
+        self.issue_targets = issue_targets
+        self.claim_stances = claim_stances
+        self.issue_C = issue_C
+        self.stance_C = stance_C
+        self.target_C = target_C
+        self.context_weight = context_weight
+        self.stance_context_weight = stance_context_weight
+        self.passage_window = passage_window
+        self.passage_C = passage_C
+        self.passage_folds = passage_folds
+        self.char_weight = char_weight
+        self.embedding_weight = embedding_weight
+        self.embeddings = embeddings
+        self.embedding_model = embedding_model
+
+    # ------------------------------------------------------------------ the three pipelines
+
+    def _issue_pipeline(self) -> Pipeline:
+        transformers = [("text", _tfidf((1, 2)), "text"), ("context", _tfidf(), "context")]
+        weights = {"text": 1.0, "context": self.context_weight}
+        if self.issue_terms:
+            for column, weight in (("text", 1.0), ("context", 0.5 * self.context_weight)):
+                transformers.append((f"terms_{column}", TaxonomyTerms(self.issue_terms), column))
+                weights[f"terms_{column}"] = weight
+        return Pipeline([
+            ("features", ColumnTransformer(transformers, transformer_weights=weights)),
+            ("classify", LogisticRegression(C=self.issue_C, class_weight="balanced", max_iter=3000)),
+        ])
+
+    def _stance_pipeline(self) -> Pipeline:
+        transformers = [("text", _tfidf((1, 2)), "text"), ("context", _tfidf(), "context")]
+        weights = {"text": 1.0, "context": self.stance_context_weight}
+        if self.char_weight:
+            transformers.append(("chars", _chars(), "text"))
+            weights["chars"] = self.char_weight
+        if self.embeddings and self.embedding_weight:
+            from pipeline.embeddings import SentenceEmbedder
+
+            transformers.append(("embedding", SentenceEmbedder(self.embedding_model), "text"))
+            weights["embedding"] = self.embedding_weight
+        return Pipeline([
+            ("features", ColumnTransformer(transformers, transformer_weights=weights)),
+            ("classify", LogisticRegression(C=self.stance_C, class_weight="balanced", max_iter=3000)),
+        ])
+
+    def _target_pipeline(self) -> Pipeline:
+        transformers = [("text", _tfidf((1, 2), min_df=1), "text"), ("context", _tfidf(), "context")]
+        weights = {"text": 1.0, "context": 0.3}
+        if self.target_terms:
+            transformers.append(("terms_text", TaxonomyTerms(self.target_terms), "text"))
+            weights["terms_text"] = 1.0
+        return Pipeline([
+            ("features", ColumnTransformer(transformers, transformer_weights=weights)),
+            ("classify", LogisticRegression(C=self.target_C, class_weight="balanced", max_iter=3000)),
+        ])
+
+    # ------------------------------------------------------------------ estimator contract
+
+    def fit(self, X: pd.DataFrame, y: pd.DataFrame) -> "StatementClassifier":
+        inputs = model_inputs(X)
+        y = pd.DataFrame(y).reset_index(drop=True)
+        inputs = inputs.reset_index(drop=True)
+        issues = y["issue"].astype(str)
+        self.issue_ = self._issue_pipeline().fit(inputs, issues)
+        self.passage_ = None
+        docs = inputs["doc_id"] if "doc_id" in inputs.columns else pd.Series("", index=inputs.index)
+        if self.passage_window and docs.ne("").all() and docs.nunique() >= self.passage_folds:
+            # the passage model learns from what the sentence model says of sentences it did not
+            # see in training (out-of-fold, by document), as it will at run time
+            held_out = cross_val_predict(self._issue_pipeline(), inputs, issues, groups=docs,
+                                         cv=GroupKFold(n_splits=self.passage_folds), method="predict_proba")
+            features = passage_features(held_out, docs.tolist(), self.passage_window)
+            self.passage_ = LogisticRegression(C=self.passage_C, class_weight="balanced", max_iter=3000).fit(features, issues)
+        self.stance_ = self._stance_pipeline().fit(inputs, y["stance"].astype(str))
+        self.target_ = None
+        if "target" in y.columns and self.issue_targets:
+            target = y["target"].fillna("").astype(str)
+            usable = (target != "") & y["stance"].isin(self.claim_stances)
+            labels = y.loc[usable, "issue"].astype(str) + ":" + target[usable]
+            if labels.nunique() >= 2:
+                self.target_ = self._target_pipeline().fit(inputs.loc[usable], labels)
+        for pipeline in (self.issue_, self.stance_, self.target_):
+            if pipeline is not None:
+                _drop_pruned_terms(pipeline)
+        self.classes_ = {"issue": [str(c) for c in self.issue_.classes_], "stance": [str(c) for c in self.stance_.classes_],
+                         "target": [str(c) for c in self.target_.classes_] if self.target_ is not None else []}
+        return self
+
+    def probabilities(self, X: pd.DataFrame) -> dict[str, pd.DataFrame]:
+        """For issue and stance, each class's probability per row."""
+        inputs = model_inputs(X)
+        out = {}
+        for name, pipeline in (("issue", self.issue_), ("stance", self.stance_)):
+            proba = pipeline.predict_proba(inputs) if len(inputs) else np.zeros((0, len(pipeline.classes_)))
+            classes = pipeline.classes_
+            if name == "issue" and self.passage_ is not None and len(inputs):
+                docs = inputs["doc_id"].tolist() if "doc_id" in inputs.columns else [""] * len(inputs)
+                proba = self.passage_.predict_proba(passage_features(proba, docs, self.passage_window))
+                classes = self.passage_.classes_
+            out[name] = pd.DataFrame(proba, index=X.index, columns=[str(c) for c in classes])
+        return out
+
+    def predict(self, X: pd.DataFrame) -> pd.DataFrame:
+        """issue, stance and target with their confidences (the model's probability of its
+        choice). ``target`` is "" unless the row is a claim on an issue that has targets."""
+        out = pd.DataFrame(index=X.index)
+        probabilities = self.probabilities(X)
+        for name, proba in probabilities.items():
+            out[name] = proba.idxmax(axis=1).astype(str) if len(proba) else pd.Series(dtype=str)
+            out[f"{name}_confidence"] = proba.max(axis=1).round(4) if len(proba) else pd.Series(dtype=float)
+        out["target"], out["target_confidence"] = self._targets(X, out["issue"], out["stance"])
+        return out
+
+    def _targets(self, X: pd.DataFrame, issues: pd.Series, stances: pd.Series) -> tuple[pd.Series, pd.Series]:
+        claims = stances.isin(self.claim_stances) & issues.isin([i for i, _ in self.issue_targets])
+        target = pd.Series("", index=X.index, dtype=object)
+        confidence = pd.Series(0.0, index=X.index, dtype=float)
+        if claims.any():
+            found, sure = self.predict_targets(X.loc[claims], issues[claims])
+            target[claims], confidence[claims] = found, sure
+        return target.astype(str), confidence
+
+    def predict_targets(self, X: pd.DataFrame, issues: pd.Series) -> tuple[pd.Series, pd.Series]:
+        """The target of each row as a claim on the issue given for it (among that issue's
+        targets only), and its confidence; "" for an issue without targets."""
+        allowed = dict(self.issue_targets)
+        target = pd.Series("", index=X.index, dtype=object)
+        confidence = pd.Series(0.0, index=X.index, dtype=float)
+        has_targets = issues.isin(list(allowed))
+        if self.target_ is None or not has_targets.any():
+            target[has_targets] = [allowed[i][-1] for i in issues[has_targets]]
+            return target.astype(str), confidence
+        rows = X.loc[has_targets]
+        proba = self.target_.predict_proba(model_inputs(rows))
+        classes = [str(c) for c in self.target_.classes_]
+        for at, (index, issue) in enumerate(issues[has_targets].items()):
+            columns = [j for j, c in enumerate(classes) if c.split(":", 1)[0] == issue]
+            if not columns:
+                target[index] = allowed[issue][-1]
+                continue
+            p = proba[at, columns]
+            best = int(np.argmax(p))
+            target[index] = classes[columns[best]].split(":", 1)[1]
+            confidence[index] = round(float(p[best] / p.sum()), 4) if p.sum() > 0 else 0.0
+        return target.astype(str), confidence
+
+    def score(self, X: pd.DataFrame, y: pd.DataFrame) -> float:
+        """Mean of issue and stance macro-F1: what model selection compares."""
+        predicted = self.predict(X)
+        y = pd.DataFrame(y)
+        return float(np.mean([f1_score(y[c].astype(str), predicted[c].to_numpy(), average="macro") for c in ("issue", "stance")]))
+
+
+def training_data(labels: pd.DataFrame) -> tuple[pd.DataFrame, pd.DataFrame, pd.Series]:
+    """Labels as the classifier's ``X`` (text, context, doc_id: each labelled document's rows
+    together, in document order), ``y`` (issue, stance, target) and the document of each row."""
+    order = labels.assign(_start=pd.to_numeric(labels.get("start"), errors="coerce") if "start" in labels else 0)
+    order = order.sort_values(["file", "_start"], kind="stable").reset_index(drop=True)
+    X = pd.DataFrame({"text": order["text"].astype(str), "context": order["context"].fillna("").astype(str),
+                      "doc_id": order["file"].astype(str)})
+    target = order["target"].fillna("").astype(str) if "target" in order.columns else pd.Series("", index=order.index)
+    y = pd.DataFrame({"issue": order["issue"].astype(str), "stance": order["stance"].astype(str), "target": target})
+    return X, y, order["file"].astype(str)
+
+
+def classifier_for(taxonomy: Taxonomy, **params) -> StatementClassifier:
+    """A classifier whose label sets and terms come from the taxonomy; ``params`` set the rest
+    (``Config.model_params()``)."""
+    return StatementClassifier(issue_terms=terms_by_issue(taxonomy), target_terms=terms_by_target(taxonomy),
+                               issue_targets=targets_by_issue(taxonomy), claim_stances=tuple(taxonomy.claim_stances), **params)
+
+
+#: the parameters ``classifier_for`` takes from the taxonomy
+TAXONOMY_PARAMS = ("issue_terms", "target_terms", "issue_targets", "claim_stances")
+
+
+def model_revision(estimator: StatementClassifier) -> str:
+    """A hash of what defines a model besides its labels: the estimator's parameters and the
+    code of this module and of the embedder. Changing either gives a new model version."""
+    from pipeline import embeddings
+
+    digest = hashlib.sha256()
+    # label sets and terms come from the taxonomy, which the labels hash already covers
+    params = {k: v for k, v in estimator.get_params(deep=False).items() if k not in TAXONOMY_PARAMS}
+    digest.update(json.dumps(params, sort_keys=True, default=str).encode())
+    for module in (inspect.getmodule(StatementClassifier), embeddings):
+        digest.update(inspect.getsource(module).encode())
+    if estimator.embeddings:
+        bundled = Path(estimator.embedding_model or embeddings.BUNDLED) / "model.safetensors"
+        digest.update(str(bundled.stat().st_size if bundled.exists() else 0).encode())
+    return digest.hexdigest()[:16]
+
+
 @dataclass
 class StatementModel:
-    """The fitted issue and stance pipelines, with the hash of the labels they learned from."""
+    """A fitted classifier, with the hash of the labels it learned from and its version."""
 
-    issue: Pipeline
-    stance: Pipeline
+    estimator: StatementClassifier
     labels_hash: str
     version: str
 
-    @classmethod
-    def fit(cls, labels: pd.DataFrame, taxonomy: Taxonomy, labels_hash: str, version: str, embeddings: bool = True) -> "StatementModel":
-        inputs = model_inputs(labels)
-        issue = build_issue_model(taxonomy).fit(inputs, labels["issue"])
-        stance = build_stance_model(taxonomy, embeddings=embeddings).fit(inputs, labels["stance"])
-        for pipeline in (issue, stance):
-            _drop_pruned_terms(pipeline)
-        return cls(issue, stance, labels_hash, version)
-
     def probabilities(self, frame: pd.DataFrame) -> dict[str, pd.DataFrame]:
-        """For issue and stance, each class's probability per row."""
-        inputs = model_inputs(frame)
-        out = {}
-        for name, pipeline in (("issue", self.issue), ("stance", self.stance)):
-            proba = pipeline.predict_proba(inputs) if len(inputs) else np.zeros((0, len(pipeline.classes_)))
-            out[name] = pd.DataFrame(proba, index=frame.index, columns=[str(c) for c in pipeline.classes_])
-        return out
+        return self.estimator.probabilities(frame)
 
     def predict(self, frame: pd.DataFrame) -> pd.DataFrame:
-        """issue, stance and their confidences (the model's probability of its choice)."""
-        out = pd.DataFrame(index=frame.index)
-        for name, proba in self.probabilities(frame).items():
-            out[name] = proba.idxmax(axis=1).astype(str) if len(proba) else pd.Series(dtype=str)
-            out[f"{name}_confidence"] = proba.max(axis=1).round(4) if len(proba) else pd.Series(dtype=float)
-        return out
+        return self.estimator.predict(frame)
+
+    @property
+    def issue(self) -> Pipeline:
+        return self.estimator.issue_
+
+    @property
+    def stance(self) -> Pipeline:
+        return self.estimator.stance_
+
+    @property
+    def target(self) -> Pipeline | None:
+        return self.estimator.target_
 
     # -------------------------------------------------------------- persistence (skops)
 
@@ -208,7 +429,7 @@ class StatementModel:
 
         folder.mkdir(parents=True, exist_ok=True)
         path = folder / "model.skops"
-        sio.dump({"issue": self.issue, "stance": self.stance}, path, compression=zipfile.ZIP_DEFLATED)
+        sio.dump(self.estimator, path, compression=zipfile.ZIP_DEFLATED)
         meta = {"labels_hash": self.labels_hash, "version": self.version, "sha256": _sha256(path)}
         (folder / "model.json").write_text(json.dumps(meta, indent=2) + "\n", encoding="utf-8")
 
@@ -231,17 +452,21 @@ class StatementModel:
         unexpected = [t for t in untrusted if t not in TRUSTED_TYPES]
         if unexpected:
             raise ValueError(f"{path}: refused, it holds types this project never saves: {', '.join(unexpected)}")
-        parts = sio.load(path, trusted=untrusted)
-        if set(parts) != {"issue", "stance"} or not all(isinstance(p, Pipeline) for p in parts.values()):
-            raise ValueError(f"{path}: refused, not an issue and stance model")
-        return cls(parts["issue"], parts["stance"], meta["labels_hash"], meta["version"])
+        try:
+            estimator = sio.load(path, trusted=untrusted)
+        except Exception as err:  # saved by an older design of the model
+            raise ValueError(f"{path}: refused, not loadable by this version of the project ({err})") from None
+        if not isinstance(estimator, StatementClassifier):
+            raise ValueError(f"{path}: refused, not an issue, stance and target model")
+        return cls(estimator, meta["labels_hash"], meta["version"])
 
 
 def _sha256(path: Path) -> str:
-    import hashlib
-
     return hashlib.sha256(Path(path).read_bytes()).hexdigest() if Path(path).exists() else ""
 
 
 #: Types beyond skops' defaults that our saved models hold, and nothing else is loaded.
-TRUSTED_TYPES: frozenset[str] = frozenset({"pipeline.model.TermMatcher", "pipeline.model.TaxonomyTerms", "pipeline.embeddings.SentenceEmbedder"})
+TRUSTED_TYPES: frozenset[str] = frozenset({
+    "pipeline.model.StatementClassifier", "pipeline.model.TermMatcher", "pipeline.model.TaxonomyTerms",
+    "pipeline.embeddings.SentenceEmbedder",
+})

@@ -14,7 +14,7 @@ from pipeline.model import StatementModel
 from pipeline.schemas import ContractError, TextInputSchema, checked
 from pipeline.taxonomy import Taxonomy
 
-OUTPUT_COLUMNS = ["issue", "stance", "issue_confidence", "stance_confidence"]
+OUTPUT_COLUMNS = ["issue", "stance", "target", "issue_confidence", "stance_confidence", "target_confidence"]
 
 
 def read_sentences(path: Path) -> pd.DataFrame:
@@ -61,14 +61,40 @@ def read_sentences(path: Path) -> pd.DataFrame:
     return frame
 
 
-def predicted_table(frame: pd.DataFrame, model: StatementModel) -> pd.DataFrame:
-    """The analyst's rows, unchanged, with issue, stance and confidences added."""
+def model_rows(frame: pd.DataFrame, context_sentences: int = 2) -> pd.DataFrame:
+    """What the model reads for the analyst's rows. With a ``doc_id`` column, rows of one
+    document (in file order) are read as a run reads a document: each with the sentences before
+    it as its context (unless a ``context`` column gives one) and its neighbours as its passage.
+    Without it, each row stands alone with its optional ``context``."""
+    rows = pd.DataFrame({"text": frame["text"].astype(str)}, index=frame.index)
+    if "context" in frame.columns:
+        rows["context"] = frame["context"].fillna("").astype(str)
+    if "doc_id" not in frame.columns:
+        return rows.assign(context=rows.get("context", ""))
+    rows["doc_id"] = frame["doc_id"].fillna("").astype(str)
+    # documents together, each in file order: a stable sort by the document's first row
+    first = rows.groupby("doc_id", sort=False).cumcount()
+    order = rows.assign(_doc=rows["doc_id"].map({d: i for i, d in enumerate(dict.fromkeys(rows["doc_id"]))}), _n=first)
+    rows = rows.loc[order.sort_values(["_doc", "_n"], kind="stable").index]
+    if "context" not in frame.columns:
+        as_sentences = rows.assign(role="main", is_furniture=False)
+        rows["context"] = sentence_contexts(as_sentences, context_sentences)
+    return rows
+
+
+def predicted_table(frame: pd.DataFrame, model: StatementModel, context_sentences: int = 2) -> pd.DataFrame:
+    """The analyst's rows, unchanged and in their order, with issue, stance, target and
+    confidences added."""
     checked(frame, TextInputSchema, "predict input")
     out = frame.drop(columns=["_line"], errors="ignore").copy()
-    predicted = model.predict(frame)
+    predicted = model.predict(model_rows(frame, context_sentences)).reindex(frame.index)
     for column in OUTPUT_COLUMNS:
         out[column] = predicted[column]
     return out
+
+
+SUGGESTION_COLUMNS = ["file", "start", "end", "text", "context", "issue", "stance", "target",
+                      "issue_confidence", "stance_confidence", "margin"]
 
 
 def suggestions(sentences: pd.DataFrame, model: StatementModel, taxonomy: Taxonomy, labelled: pd.DataFrame,
@@ -82,7 +108,7 @@ def suggestions(sentences: pd.DataFrame, model: StatementModel, taxonomy: Taxono
     known = set(zip(labelled["file"], labelled["text"])) if len(labelled) else set()
     rows = rows[[(d, t) not in known for d, t in zip(rows["doc_id"], rows["text"])]]
     if rows.empty:
-        return pd.DataFrame(columns=["file", "start", "end", "text", "context", "issue", "stance", "issue_confidence", "stance_confidence", "margin"])
+        return pd.DataFrame(columns=SUGGESTION_COLUMNS)
     proba = model.probabilities(rows)
     margins = []
     for target in ("issue", "stance"):
@@ -101,4 +127,4 @@ def suggestions(sentences: pd.DataFrame, model: StatementModel, taxonomy: Taxono
                 picked.append(g.iloc[depth])
         depth += 1
     out = pd.DataFrame(picked).rename(columns={"doc_id": "file"})
-    return out[["file", "start", "end", "text", "context", "issue", "stance", "issue_confidence", "stance_confidence", "margin"]].reset_index(drop=True)
+    return out[SUGGESTION_COLUMNS].reset_index(drop=True)

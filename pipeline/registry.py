@@ -14,11 +14,13 @@ from datetime import datetime, timezone
 from pathlib import Path
 
 import pandas as pd
+from sklearn.base import clone
 
 from pipeline.files import TEMP_PREFIX, atomic_write, folder_lock, remove_stale_temporaries
 from pipeline.evaluate import comparison, grouped_cv, headline, held_out_scores, telling_features
 from pipeline.labels import labels_hash, load_labels
-from pipeline.model import MODEL_REVISION, StatementModel
+from pipeline.model import training_data
+from pipeline.model import TAXONOMY_PARAMS, StatementClassifier, StatementModel, classifier_for, model_revision
 from pipeline.taxonomy import Taxonomy
 
 CURRENT, HISTORY, CARD = "current", "history.json", "card.json"
@@ -26,13 +28,19 @@ CURRENT, HISTORY, CARD = "current", "history.json", "card.json"
 TOLERANCE = 0.01
 
 
-def version_for(hash_: str, embeddings: bool = True) -> str:
-    """The model version for labels of this hash: changes with the labels and with the model's
-    design (``MODEL_REVISION``, sentence embeddings or not), so any of them retrains."""
+def estimator_for(taxonomy: Taxonomy, embeddings: bool = True, params: dict | None = None) -> StatementClassifier:
+    """The classifier to train: label sets and terms from the taxonomy, parameters from the
+    configuration (``Config.model_params()``)."""
+    return classifier_for(taxonomy, **{**(params or {}), "embeddings": embeddings})
+
+
+def version_for(hash_: str, embeddings: bool = True, params: dict | None = None) -> str:
+    """The model version for labels of this hash (labels and taxonomy): changes with them and
+    with what defines the model (its parameters and code, ``model_revision``), so any retrains."""
     import hashlib
 
-    design = MODEL_REVISION if embeddings else f"{MODEL_REVISION}:no-embeddings"
-    return hashlib.sha256(f"{hash_}:{design}".encode()).hexdigest()[:12]
+    estimator = StatementClassifier(**{**(params or {}), "embeddings": embeddings})
+    return hashlib.sha256(f"{hash_}:{model_revision(estimator)}".encode()).hexdigest()[:12]
 
 
 def current_version(model_dir: Path) -> str | None:
@@ -89,36 +97,46 @@ class Retrained:
 
 
 def _label_counts(labels: pd.DataFrame) -> dict:
+    targets = labels[labels["target"].fillna("") != ""] if "target" in labels.columns else labels.iloc[:0]
     return {
         "total": int(len(labels)), "documents": int(labels["file"].nunique()),
         "issue": {k: int(v) for k, v in labels["issue"].value_counts().sort_index().items()},
         "stance": {k: int(v) for k, v in labels["stance"].value_counts().sort_index().items()},
+        "target": {k: int(v) for k, v in (targets["issue"] + ":" + targets["target"]).value_counts().sort_index().items()},
     }
 
 
+def _plain_params(estimator: StatementClassifier) -> dict:
+    """The estimator's parameters that are not taken from the taxonomy (those are in its file)."""
+    return {k: v for k, v in estimator.get_params(deep=False).items() if k not in TAXONOMY_PARAMS}
+
+
 def retrain(labels_dir: Path, model_dir: Path, taxonomy: Taxonomy, accept: bool = False, cross_validate: bool = True,
-            embeddings: bool = True) -> Retrained:
+            embeddings: bool = True, params: dict | None = None) -> Retrained:
     """Train on the labels, evaluate, keep the new version; make it current unless it is worse
     than the current model on the same evaluation (or ``accept`` says to anyway). Bad labels
     raise before anything is written."""
     model_dir = Path(model_dir)
     with folder_lock(model_dir, "training", wait=True):
         remove_stale_temporaries(model_dir)
-        return _retrain(labels_dir, model_dir, taxonomy, accept, cross_validate, embeddings)
+        return _retrain(labels_dir, model_dir, taxonomy, accept, cross_validate, embeddings, params)
 
 
-def _retrain(labels_dir: Path, model_dir: Path, taxonomy: Taxonomy, accept: bool, cross_validate: bool, embeddings: bool) -> Retrained:
+def _retrain(labels_dir: Path, model_dir: Path, taxonomy: Taxonomy, accept: bool, cross_validate: bool, embeddings: bool,
+             params: dict | None) -> Retrained:
     hash_ = labels_hash(labels_dir)
     labels = load_labels(labels_dir, taxonomy)
     dev = load_labels(labels_dir, taxonomy, split="dev")
+    estimator = estimator_for(taxonomy, embeddings, params)
     started = time.perf_counter()
-    model = StatementModel.fit(labels, taxonomy, hash_, version_for(hash_, embeddings), embeddings)
+    X, y, _ = training_data(labels)
+    model = StatementModel(clone(estimator).fit(X, y), hash_, version_for(hash_, embeddings, params))
     seconds = time.perf_counter() - started
     card = {
         "version": model.version, "labels_hash": hash_, "trained_at": datetime.now(timezone.utc).isoformat(timespec="seconds"),
         "training_seconds": round(seconds, 2), "label_counts": _label_counts(labels),
-        "sentence_embeddings": embeddings,
-        "cv": grouped_cv(labels, taxonomy, embeddings=embeddings) if cross_validate else None,
+        "sentence_embeddings": embeddings, "parameters": _plain_params(estimator),
+        "cv": grouped_cv(estimator, labels, taxonomy) if cross_validate else None,
         "dev": held_out_scores(model, dev, taxonomy), "features": telling_features(model),
     }
     previous_version = current_version(model_dir)
@@ -175,13 +193,14 @@ def _save(model: StatementModel, card: dict, model_dir: Path) -> None:
         remove_stale_temporaries(model_dir)
 
 
-def model_for_run(labels_dir: Path, model_dir: Path, taxonomy: Taxonomy, embeddings: bool = True) -> tuple[StatementModel, str]:
+def model_for_run(labels_dir: Path, model_dir: Path, taxonomy: Taxonomy, embeddings: bool = True,
+                  params: dict | None = None) -> tuple[StatementModel, str]:
     """The model a run uses: when the labels changed since any model was trained, train one
     (the accept rule applies); then the current model. Returns (model, what happened)."""
-    version = version_for(labels_hash(labels_dir), embeddings)
+    version = version_for(labels_hash(labels_dir), embeddings, params)
     note = f"reused model {version}"
     if not (Path(model_dir) / version / "model.skops").exists():
-        result = retrain(labels_dir, model_dir, taxonomy, cross_validate=False, embeddings=embeddings)
+        result = retrain(labels_dir, model_dir, taxonomy, cross_validate=False, embeddings=embeddings, params=params)
         note = f"labels changed: trained model {version}; {result.message}"
     current = current_version(model_dir)
     if current is None:

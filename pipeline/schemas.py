@@ -6,6 +6,7 @@ is a data change. Every check runs lazily and all failures are reported at once.
 
 from __future__ import annotations
 
+import copy
 from typing import Optional
 
 import pandas as pd
@@ -70,6 +71,9 @@ class LabelSchema(pa.DataFrameModel):
     context: Series[str] = pa.Field(nullable=True)
     issue: Series[str]
     stance: Series[str]
+    #: the claim's target (codebook "target"); empty for neutral sentences, for `other`, and
+    #: for claims labelled before targets existed
+    target: Optional[Series[str]] = pa.Field(nullable=True)
 
     class Config:
         strict = "filter"
@@ -86,6 +90,9 @@ class PredictionSchema(SentenceSchema):
     stance: Series[str]
     issue_confidence: Series[float] = pa.Field(ge=0, le=1)
     stance_confidence: Series[float] = pa.Field(ge=0, le=1)
+    #: what a claim is for or against; "" for sentences that are not claims on an issue
+    target: Series[str]
+    target_confidence: Series[float] = pa.Field(ge=0, le=1)
 
 
 class TextInputSchema(pa.DataFrameModel):
@@ -112,7 +119,23 @@ def _with_label_sets(schema: pa.DataFrameSchema, taxonomy: Taxonomy) -> pa.DataF
         if column in schema.columns:
             checks = [*schema.columns[column].checks, pa.Check.isin(allowed, error=f"{column} must be one of {allowed}")]
             updates[column] = {"checks": checks}
-    return schema.update_columns(updates) if updates else schema
+    schema = schema.update_columns(updates) if updates else schema
+    if "target" in schema.columns:
+        allowed_pairs = {(i, t) for i in taxonomy.issue_ids for t in taxonomy.target_ids(i)}
+        claims = set(taxonomy.claim_stances)
+
+        def target_fits(df: pd.DataFrame) -> pd.Series | bool:
+            if "target" not in df.columns:
+                return True
+            target = df["target"].fillna("").astype(str)
+            pairs = pd.Series(list(zip(df["issue"], target)), index=df.index)
+            is_claim = df["stance"].isin(claims) & df["issue"].map(lambda i: bool(taxonomy.target_ids(i)))
+            # a claim's target is one of its issue's (or empty, not yet labelled); others have none
+            return (target == "") | (is_claim & pairs.isin(allowed_pairs))
+
+        schema = copy.deepcopy(schema)
+        schema.checks = [*schema.checks, pa.Check(target_fits, error="target must be one of the issue's targets, and only on claims")]
+    return schema
 
 
 def checked(df: pd.DataFrame, model: type[pa.DataFrameModel], stage: str, taxonomy: Taxonomy | None = None) -> pd.DataFrame:

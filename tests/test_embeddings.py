@@ -1,53 +1,39 @@
-"""Sentence embeddings for the stance model: from the installed package, with the vectors of
-training sentences kept so retraining does not embed them again."""
-
-import sqlite3
+"""Sentence embeddings for the stance model: static vectors shipped in the package, fast, with
+no state kept between calls and nothing written anywhere."""
 
 import numpy as np
 import pytest
+from sklearn.base import clone
 
 from pipeline import embeddings
-from pipeline.embeddings import SentenceEmbedder
+from pipeline.embeddings import BUNDLED, SentenceEmbedder
 
 
-@pytest.fixture()
-def fresh_cache(tmp_path, monkeypatch):
-    monkeypatch.setenv("STANCE_PIPELINE_CACHE", str(tmp_path))
-    monkeypatch.setattr(embeddings, "_memory", {})
-    return tmp_path
-
-
-def stored_rows(folder) -> int:
-    with sqlite3.connect(next(folder.glob("embeddings-*.sqlite"))) as db:
-        return db.execute("SELECT COUNT(*) FROM vectors").fetchone()[0]
-
-
-def test_training_sentences_are_embedded_once_and_read_back(fresh_cache, monkeypatch):
+def test_the_bundled_vectors_embed_sentences_as_unit_vectors():
     texts = ["We welcome the agreement reached in Vienna.", "Unilateral sanctions are unacceptable."]
-    vectors = SentenceEmbedder().fit_transform(texts)
-    assert vectors.shape == (2, 384)
-    assert np.allclose(np.linalg.norm(vectors, axis=1), 1, atol=1e-3)
-    assert stored_rows(fresh_cache) == 2
-
-    # sentences only classified are not kept
-    SentenceEmbedder().fit(texts).transform(["The meeting took place on Monday."])
-    assert stored_rows(fresh_cache) == 2
-
-    # a later training (another process, say) reads them back without running the encoder
-    monkeypatch.setattr(embeddings, "_memory", {})
-    monkeypatch.setattr(embeddings, "_encoder", lambda: pytest.fail("the sentences were embedded again"))
-    assert np.array_equal(SentenceEmbedder().fit_transform(texts), vectors)
+    vectors = SentenceEmbedder().fit(texts).transform(texts)
+    assert vectors.shape == (2, 256)
+    assert np.allclose(np.linalg.norm(vectors, axis=1), 1, atol=1e-6)
+    # the same sentence gets the same vector whatever else is in the batch
+    assert np.array_equal(SentenceEmbedder().fit(texts).transform(texts[:1])[0], vectors[0])
+    assert (BUNDLED / "model.safetensors").stat().st_size < 10_000_000
 
 
-def test_embeddings_put_the_same_stance_in_other_words_closer(fresh_cache):
+def test_embeddings_put_the_same_stance_in_other_words_closer():
     condemn, denounce, welcome = embeddings.sentence_embeddings(
         ["We condemn the missile launches.", "We denounce the missile tests.", "We welcome the resumption of talks."])
     assert condemn @ denounce > condemn @ welcome
 
 
-def test_an_unusable_cache_folder_only_costs_time(tmp_path, monkeypatch):
-    blocker = tmp_path / "file"
-    blocker.write_text("not a folder")
-    monkeypatch.setenv("STANCE_PIPELINE_CACHE", str(blocker))
-    monkeypatch.setattr(embeddings, "_memory", {})
-    assert SentenceEmbedder().fit_transform(["We call for dialogue."]).shape == (1, 384)
+def test_the_embedder_is_a_plain_estimator_that_writes_nothing(tmp_path, monkeypatch):
+    monkeypatch.setenv("HOME", str(tmp_path))
+    monkeypatch.setenv("XDG_CACHE_HOME", str(tmp_path / "cache"))
+    embedder = SentenceEmbedder()
+    assert clone(embedder).get_params() == {"model_folder": None}
+    embedder.fit_transform(["We call for dialogue."])
+    assert list(tmp_path.iterdir()) == []
+
+
+def test_a_missing_model_folder_is_an_error_never_a_download(tmp_path):
+    with pytest.raises(ValueError, match="no static embedding model here"):
+        SentenceEmbedder(str(tmp_path / "nowhere")).fit(["x"])

@@ -83,14 +83,88 @@ def test_taxonomy_terms_mark_each_term_and_each_issue_whose_terms_occur():
 def test_a_term_added_to_the_taxonomy_counts_for_its_issue_without_examples(taxonomy):
     import dataclasses
 
-    from pipeline.model import build_issue_model, model_inputs
+    from pipeline.model import classifier_for, training_data
 
     labels = pd.read_csv(LABELS / "seeds.csv", keep_default_na=False)
     labels = labels[labels["issue"] != "other"]  # no sentence names the new term
+    X, y, _ = training_data(labels)
     sentence = pd.DataFrame({"text": ["Zorglub must stop its provocations."], "context": [""]})
-    before = build_issue_model(taxonomy).fit(model_inputs(labels), labels["issue"])
     edited = dataclasses.replace(taxonomy, issues=tuple(
         dataclasses.replace(i, terms=i.terms + ("Zorglub",)) if i.id == "dprk" else i for i in taxonomy.issues))
-    after = build_issue_model(edited).fit(model_inputs(labels), labels["issue"])
-    dprk = list(after.classes_).index("dprk")
-    assert after.predict_proba(model_inputs(sentence))[0, dprk] > before.predict_proba(model_inputs(sentence))[0, dprk] + 0.1
+    before = classifier_for(taxonomy, embeddings=False).fit(X, y).probabilities(sentence)["issue"]
+    after = classifier_for(edited, embeddings=False).fit(X, y).probabilities(sentence)["issue"]
+    assert after.loc[0, "dprk"] > before.loc[0, "dprk"] + 0.1
+
+
+@pytest.fixture(scope="module")
+def seed_data():
+    from pipeline.model import training_data
+
+    return training_data(pd.read_csv(LABELS / "seeds.csv", keep_default_na=False))
+
+
+def test_the_classifier_is_a_scikit_learn_estimator_clone_and_grid_search_work_on(taxonomy, seed_data):
+    from sklearn.base import clone
+    from sklearn.model_selection import GridSearchCV, GroupKFold
+
+    from pipeline.config import Config
+    from pipeline.model import StatementClassifier, classifier_for
+
+    X, y, groups = seed_data
+    estimator = classifier_for(taxonomy, **Config().replace(issue_C=2.0, sentence_embeddings=False).model_params())
+    assert estimator.get_params()["issue_C"] == 2.0 and estimator.get_params()["embeddings"] is False
+    fitted = estimator.fit(X, y)
+    copy = clone(fitted)  # unfitted, same parameters
+    assert isinstance(copy, StatementClassifier) and copy.get_params() == fitted.get_params()
+    assert not hasattr(copy, "issue_")
+    search = GridSearchCV(copy, {"issue_C": [0.5, 4.0]}, cv=GroupKFold(n_splits=3)).fit(X, y, groups=groups)
+    assert search.best_params_["issue_C"] in (0.5, 4.0) and 0 < search.best_score_ <= 1
+    predicted = search.best_estimator_.predict(X.head(3))
+    assert list(predicted.columns) == ["issue", "issue_confidence", "stance", "stance_confidence", "target", "target_confidence"]
+
+
+def test_a_models_version_follows_its_parameters_and_code_never_a_hand_bumped_number():
+    from pipeline.registry import version_for
+
+    same = version_for("abc", params={"issue_C": 4.0})
+    assert version_for("abc", params={"issue_C": 4.0}) == same
+    assert version_for("abc", params={"issue_C": 3.0}) != same
+    assert version_for("abd", params={"issue_C": 4.0}) != same
+    assert version_for("abc", embeddings=False, params={"issue_C": 4.0}) != same
+
+
+def test_claims_get_a_target_of_their_issue_and_other_sentences_none(trained_model, taxonomy):
+    frame = pd.DataFrame({"text": ["We reject the sanctions pressure on Pyongyang: it will not work.",
+                                   "We strongly support the resumption of the six-party talks and direct dialogue with Pyongyang.",
+                                   "The meeting took place in Geneva on Monday."], "context": ["", "", ""]})
+    out = trained_model.predict(frame)
+    assert list(out["issue"][:2]) == ["dprk", "dprk"]
+    assert out.loc[0, "target"] == "sanctions_pressure" and out.loc[1, "target"] == "talks"
+    assert out.loc[2, "stance"] == "neutral" and out.loc[2, "target"] == ""
+    for row in out.itertuples():
+        assert row.target == "" or row.target in taxonomy.target_ids(row.issue)
+    assert out["target_confidence"].between(0, 1).all()
+
+
+def test_passage_features_read_the_neighbours_in_the_same_document_only():
+    import numpy as np
+
+    from pipeline.model import passage_features
+
+    proba = np.array([[1.0, 0.0], [0.0, 1.0], [0.5, 0.5], [1.0, 0.0]])
+    features = passage_features(proba, ["a", "a", "a", "b"], window=1)
+    before, after, rest, has = features[:, 2:4], features[:, 4:6], features[:, 6:8], features[:, 8:]
+    assert before[1].tolist() == [1.0, 0.0] and after[1].tolist() == [0.5, 0.5]
+    assert rest[0].tolist() == [0.25, 0.75]
+    assert has[3].tolist() == [0, 0] and rest[3].tolist() == [1.0, 0.0]  # a document of one sentence stands alone
+
+
+def test_with_passage_window_a_second_issue_model_reads_the_neighbours(taxonomy, seed_data):
+    from pipeline.model import classifier_for
+
+    X, y, _ = seed_data
+    with_passages = classifier_for(taxonomy, embeddings=False, passage_window=2).fit(X, y)
+    assert with_passages.passage_ is not None
+    assert classifier_for(taxonomy, embeddings=False).fit(X, y).passage_ is None
+    out = with_passages.predict(X)
+    assert set(out["issue"]) <= set(taxonomy.issue_ids)

@@ -49,7 +49,7 @@ def test_retrain_evaluates_by_document_and_writes_the_model_card(small_labels, t
     assert sum(band["n"] for band in reliability["bands"]) == card["dev"]["stance"]["n"]
     assert 0 <= reliability["calibration_error"] <= 1 and 0 <= reliability["top_tenth_accuracy"] <= 1
     markdown = (tmp_path / "out" / "model_card.md").read_text()
-    assert "Confidence against accuracy" in markdown and "sentence's embedding" in markdown
+    assert "Confidence against accuracy" in markdown and "static embedding" in markdown
     assert "## Grouped cross-validation (5 folds by document)" in markdown and "## Development set" in markdown
     from pipeline.registry import version_for
     assert version_for(card["labels_hash"]) == card["version"]

@@ -43,7 +43,8 @@ def test_documents_need_an_id_and_text():
 
 
 def test_predictions_must_use_the_taxonomy_labels(sentences, taxonomy):
-    preds = sentences.assign(issue="other", stance="neutral", issue_confidence=0.9, stance_confidence=0.8)
+    preds = sentences.assign(issue="other", stance="neutral", issue_confidence=0.9, stance_confidence=0.8,
+                             target="", target_confidence=0.0)
     checked(preds, PredictionSchema, "test", taxonomy)
     preds.loc[2, "issue"] = "ukraine"
     preds.loc[4, "stance_confidence"] = 1.5
@@ -51,3 +52,14 @@ def test_predictions_must_use_the_taxonomy_labels(sentences, taxonomy):
         checked(preds, PredictionSchema, "classify output", taxonomy)
     assert "column issue: failed issue must be one of" in str(err.value)
     assert "column stance_confidence: failed less_than_or_equal_to(1)" in str(err.value)
+
+
+def test_a_claims_target_must_be_one_of_its_issues_targets(sentences, taxonomy):
+    preds = sentences.assign(issue="dprk", stance="oppose", issue_confidence=0.9, stance_confidence=0.8,
+                             target="sanctions_pressure", target_confidence=0.7)
+    checked(preds, PredictionSchema, "test", taxonomy)
+    preds.loc[1, "target"] = "jcpoa"  # a target of another issue
+    preds.loc[3, ["stance", "target"]] = ["neutral", "talks"]  # a target on a sentence that is not a claim
+    with pytest.raises(ContractError) as err:
+        checked(preds, PredictionSchema, "classify output", taxonomy)
+    assert str(err.value).count("target must be one of the issue's targets") == 2
