@@ -8,8 +8,10 @@ from __future__ import annotations
 
 import csv
 import hashlib
+import io
 import os
 import re
+import zipfile
 from dataclasses import dataclass
 from datetime import date as Date
 from pathlib import Path
@@ -30,6 +32,7 @@ _MONTH_DAY_YEAR = re.compile(rf"\b({_MONTH}) (\d{{1,2}}), (\d{{4}})\b")
 _MAGIC = {b"%PDF": "a PDF file", b"\x89PNG": "a PNG image", b"PK\x03\x04": "a zip archive",
           b"\xff\xd8\xff": "a JPEG image", b"GIF8": "a GIF image", b"\x7fELF": "an executable"}
 _CONTROL = re.compile(r"[\x00-\x08\x0b\x0c\x0e-\x1f\x7f]")
+_SAVE_AS_TEXT = "save it as plain text (.txt)"
 
 
 @dataclass(frozen=True)
@@ -77,16 +80,30 @@ def title_of(text: str, furniture: dict[str, str]) -> str:
 def decoded_text(data: bytes, max_line_chars: int = 1_000_000) -> Decoded:
     """The text of a file, decoded and normalised (line endings to ``\\n``, NUL and other control
     characters replaced by spaces), or the reason it is not a text document."""
+    document = _word_processor_document(data)
+    if document:
+        return Decoded(reason=document)
     for magic, kind in _MAGIC.items():
         if data.startswith(magic):
             return Decoded(reason=f"binary content ({kind}), not a text document")
     notes = []
-    if data.startswith((b"\xff\xfe", b"\xfe\xff")):
-        text, encoding = data.decode("utf-16"), "utf-16"
-    else:
-        nuls = data.count(b"\x00")
-        if nuls > max(8, len(data) // 100):
+    # UTF-32's byte-order mark begins with UTF-16's: test it first
+    marked = next((e for m, e in ((b"\xff\xfe\x00\x00", "utf-32"), (b"\x00\x00\xfe\xff", "utf-32"),
+                                  (b"\xff\xfe", "utf-16"), (b"\xfe\xff", "utf-16")) if data.startswith(m)), None)
+    nuls = data.count(b"\x00")
+    if marked:
+        try:
+            text, encoding = data.decode(marked), marked
+        except UnicodeDecodeError:
+            return Decoded(reason=f"binary or undecodable content: a {marked.upper()} byte-order mark, but not {marked.upper()} text")
+    elif nuls > max(8, len(data) // 100):
+        # UTF-16 or UTF-32 without a byte-order mark has NULs in most characters; binary has them too
+        wide = _wide_unicode(data)
+        if wide is None:
             return Decoded(reason="binary content (many NUL bytes), not a text document")
+        text, encoding = wide
+        notes.append(f"decoded as {encoding}")
+    else:
         try:
             text, encoding = data.decode("utf-8-sig"), "utf-8"
             if data.startswith(b"\xef\xbb\xbf"):
@@ -133,6 +150,36 @@ def _guess_decoding(data: bytes) -> tuple[str, str] | None:
             pass
     best = from_bytes(data).best()
     return None if best is None else (str(best), best.encoding)
+
+
+def _wide_unicode(data: bytes) -> tuple[str, str] | None:
+    """UTF-16 or UTF-32 text without a byte-order mark, as charset-normalizer detects it."""
+    from charset_normalizer import from_bytes
+
+    best = from_bytes(data, cp_isolation=["utf_16_le", "utf_16_be", "utf_32_le", "utf_32_be"]).best()
+    if best is None or not best.encoding.startswith(("utf_16", "utf_32")):
+        return None
+    return str(best), best.encoding.replace("_", "-")
+
+
+def _word_processor_document(data: bytes) -> str:
+    """Why an RTF, Word (.docx) or OpenDocument (.odt) file is set aside, with what to do; ""
+    for anything else. Their markup is not running text, and this project reads text only."""
+    if data.lstrip(b"\xef\xbb\xbf \t\r\n").startswith(b"{\\rtf"):
+        return f"an RTF document: {_SAVE_AS_TEXT}"
+    if not data.startswith(b"PK\x03\x04"):
+        return ""
+    try:
+        with zipfile.ZipFile(io.BytesIO(data)) as archive:
+            names = set(archive.namelist())
+            mimetype = archive.read("mimetype")[:100] if "mimetype" in names else b""
+    except (zipfile.BadZipFile, OSError, ValueError, RuntimeError, EOFError):
+        return ""
+    if "word/document.xml" in names:
+        return f"a Word document (.docx): {_SAVE_AS_TEXT}"
+    if mimetype.startswith(b"application/vnd.oasis.opendocument.text"):
+        return f"an OpenDocument text (.odt): {_SAVE_AS_TEXT}"
+    return ""
 
 
 def read_metadata(input_dir: Path) -> dict[str, dict[str, str]]:
