@@ -15,7 +15,7 @@ from prefect.task_runners import ThreadPoolTaskRunner
 
 from pipeline import stages
 from pipeline.accounting import RunRecord, file_sha256, quarantine_csv, run_fingerprint, unchanged_outputs
-from pipeline.ingest import candidate_files, METADATA_FILE
+from pipeline.ingest import input_entries, METADATA_FILE
 from pipeline.labels import labels_hash
 from pipeline.registry import current_version, version_for
 from pipeline.config import Config
@@ -114,7 +114,8 @@ def fingerprint_of(config: Config) -> str:
     """The fingerprint of a run of ``config`` now: inputs, labels, current model, settings, code."""
     if not Path(config.input_dir).is_dir():
         raise FileNotFoundError(f"input folder {config.input_dir} does not exist")
-    files = [*candidate_files(config.input_dir), Path(config.input_dir) / METADATA_FILE]
+    candidates, skipped = input_entries(config.input_dir)
+    files = [*candidates, *(path for path, _ in skipped), Path(config.input_dir) / METADATA_FILE]
     hash_ = labels_hash(config.labels_dir)
     settings = {k: v for k, v in vars(config).items() if k not in ("workers", "dask_address")}
     return run_fingerprint(files, hash_, f"{version_for(hash_, config.sentence_embeddings)}:{current_version(config.models_folder)}", settings)

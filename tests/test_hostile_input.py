@@ -2,6 +2,7 @@
 built on the fly in temporary folders; runs are real."""
 
 import io
+import shutil
 import zipfile
 
 import pytest
@@ -48,3 +49,70 @@ def test_rtf_docx_and_odt_are_set_aside_with_what_to_do(tmp_path):
     assert reasons["speech.docx"] == "a Word document (.docx): save it as plain text (.txt)"
     assert reasons["speech.odt"] == "an OpenDocument text (.odt): save it as plain text (.txt)"
     assert "zip archive" in reasons["archive.zip"]
+
+
+# case 3: documents filed in subfolders are read; hidden entries are listed, never skipped silently
+def test_subfolders_are_read_and_hidden_entries_are_listed_with_a_reason(tmp_path):
+    (tmp_path / "2017").mkdir()
+    (tmp_path / "2017" / "a.txt").write_text("Statement of 2017\n\n" + STATEMENT)
+    (tmp_path / "2018" / "q1").mkdir(parents=True)
+    (tmp_path / "2018" / "q1" / "a.txt").write_text("Statement of 2018\n\n" + STATEMENT)
+    (tmp_path / ".DS_Store").write_bytes(b"\x00\x00\x00\x01Bud1")
+    (tmp_path / ".git").mkdir()
+    (tmp_path / ".git" / "HEAD").write_text("ref: refs/heads/main\n")
+    (tmp_path / "2018" / ".notes.txt").write_text(STATEMENT)
+    (tmp_path / "metadata.csv").write_text("file,speaker\n2018/q1/a.txt,Maria Zakharova\n")
+    docs, reasons, inputs = _ingest(tmp_path)
+    by_id = docs.set_index("doc_id")
+    assert list(by_id.index) == ["2017/a.txt", "2018/q1/a.txt"]
+    assert by_id.loc["2018/q1/a.txt", "speaker"] == "Maria Zakharova"
+    assert reasons == {".DS_Store": "hidden file", ".git": "hidden folder, not read", ".notes.txt": "hidden file"}
+    accounted = {i["path"].removeprefix(str(tmp_path) + "/") for i in inputs}
+    assert accounted == {"2017/a.txt", "2018/q1/a.txt", ".DS_Store", ".git", "2018/.notes.txt"}
+
+
+# case 12: a file name that is not valid UTF-8 is set aside with the reason; the rest goes on
+def test_a_file_name_that_is_not_utf8_is_set_aside_and_the_rest_read(tmp_path):
+    import json
+    import os
+
+    shutil.copy(SEED_FILES[0], tmp_path)
+    (tmp_path / os.fsdecode(b"d\xe9claration.txt")).write_text(STATEMENT)
+    docs, _, inputs = _ingest(tmp_path)
+    assert list(docs["doc_id"]) == [SEED_FILES[0].name]
+    odd = next(i for i in inputs if i["outcome"] == "set aside")
+    assert odd["path"].endswith("d\\xe9claration.txt") and "not valid UTF-8: rename it" in odd["reason"]
+    json.dumps(inputs).encode("utf-8")  # run.json and quarantine.csv can be written
+
+
+# cases 5 and 13: metadata.csv gets the schema checks, with file and line named
+@pytest.mark.parametrize("content,message", [
+    (b'file,speaker\nseed.txt,"Sergey Lavrov\nother.txt,Maria Zakharova\n', r"metadata.csv, line 2: not readable as CSV"),
+    (b'file,speaker\nseed.txt,"Sergey Lavrov\nother.txt,x\nthird.txt,y"\n', r"metadata.csv, line 2: a value runs over lines 2-4"),
+    (b"file,date\nseed.txt,2017-02-30\n", r"metadata.csv, line 2, row 0, column date: failed date must be a real date"),
+    (b"file,date\nother.txt,2017-01-01\nseed.txt,2017-13-45\n", r"metadata.csv, line 3, row 1, column date: failed date must be a real"),
+    (b"file,speaker\nseed.txt,A\nother.txt,B\nseed.txt,C\n", r"(?s)line 2, row 0, column file: failed a file described on two lines.*line 4, row 2"),
+    (b"speaker,file,date\nSergey Lavrov\n", r"metadata.csv, line 2: 1 field\(s\) where the header has 3"),
+    (b"file,title\nseed.txt,Sanctions, a statement\n", r"metadata.csv, line 2: 3 field\(s\) where the header has 2"),
+    (b"\x89PNG\r\n\x1a\n" + bytes(range(256)), r"metadata.csv: binary content \(a PNG image\)"),
+])
+def test_bad_metadata_is_an_error_naming_file_and_line(tmp_path, content, message):
+    shutil.copy(SEED_FILES[0], tmp_path / "seed.txt")
+    (tmp_path / "metadata.csv").write_bytes(content)
+    with pytest.raises(ValueError, match=message):
+        _ingest(tmp_path)
+
+
+def test_a_metadata_folder_is_an_error(tmp_path):
+    shutil.copy(SEED_FILES[0], tmp_path / "seed.txt")
+    (tmp_path / "metadata.csv").mkdir()
+    with pytest.raises(ValueError, match=r"metadata.csv is a folder, not a CSV file"):
+        _ingest(tmp_path)
+
+
+@pytest.mark.parametrize("encoding", ["cp1252", "utf-16", "utf-8-sig"])
+def test_metadata_in_other_encodings_is_decoded_like_documents(tmp_path, encoding):
+    shutil.copy(SEED_FILES[0], tmp_path / "seed.txt")
+    (tmp_path / "metadata.csv").write_bytes("file,speaker,date\r\nseed.txt,José María Aznar,2003-02-05\r\n".encode(encoding))
+    docs, _, _ = _ingest(tmp_path)
+    assert docs.iloc[0]["speaker"] == "José María Aznar" and docs.iloc[0]["date"] == "2003-02-05"
