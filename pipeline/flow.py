@@ -18,7 +18,7 @@ from pipeline.accounting import RunRecord, file_sha256, quarantine_csv, run_fing
 from pipeline.ingest import input_entries, METADATA_FILE
 from pipeline.labels import labels_hash
 from pipeline.registry import current_version, version_for
-from pipeline.config import Config
+from pipeline.config import Config, check_folders
 from pipeline.files import atomic_write, folder_lock, remove_stale_temporaries
 from pipeline.model import StatementModel
 from pipeline.registry import model_for_run
@@ -86,6 +86,7 @@ def task_runner(config: Config):
 
 def run_flow(config: Config) -> dict:
     """The flow, on the task runner the configuration asks for."""
+    check_folders(config)  # before Prefect starts: a refusal costs nothing
     runner = task_runner(config)
     return (stance_report.with_options(task_runner=runner) if runner else stance_report)(config)
 
@@ -95,6 +96,7 @@ def run_flow(config: Config) -> dict:
 @flow(name="stance-report", log_prints=True, task_runner=ThreadPoolTaskRunner(max_workers=1))
 def stance_report(config: Config = Config()) -> dict:
     """Documents in, labelled sentences and reports out; ``run.json`` accounts for everything."""
+    check_folders(config)
     with folder_lock(config.output_dir, "run"):
         remove_stale_temporaries(config.output_dir)
         record = RunRecord(config.input_dir, config.output_dir)

@@ -116,3 +116,17 @@ def test_metadata_in_other_encodings_is_decoded_like_documents(tmp_path, encodin
     (tmp_path / "metadata.csv").write_bytes("file,speaker,date\r\nseed.txt,José María Aznar,2003-02-05\r\n".encode(encoding))
     docs, _, _ = _ingest(tmp_path)
     assert docs.iloc[0]["speaker"] == "José María Aznar" and docs.iloc[0]["date"] == "2003-02-05"
+
+
+# case 4: an output folder inside the input folder is refused before any work
+@pytest.mark.parametrize("output", ["inbox", "inbox/reports", "inbox/2017/reports"])
+def test_an_output_folder_inside_the_input_folder_is_refused(tmp_path, output):
+    from test_bad_input import cli
+
+    inbox = tmp_path / "inbox"
+    (inbox / "2017").mkdir(parents=True)
+    shutil.copy(SEED_FILES[0], inbox)
+    done = cli("run", "--input", inbox, "--output", tmp_path / output, timeout=120)
+    assert done.returncode == 1
+    assert "is inside the input folder" in done.stderr and "Traceback" not in done.stderr, done.stderr
+    assert sorted(p.name for p in inbox.iterdir()) == sorted(["2017", SEED_FILES[0].name])  # nothing written there
