@@ -13,11 +13,13 @@ from typing import Iterator
 
 import pandas as pd
 
+from pipeline.files import csv_text
+
 QUARANTINE_COLUMNS = ["path", "reason", "size", "sha256"]
 
 
 def quarantine_csv(set_aside: pd.DataFrame) -> str:
-    return set_aside.reindex(columns=QUARANTINE_COLUMNS).sort_values("path").to_csv(index=False, lineterminator="\n")
+    return csv_text(set_aside.reindex(columns=QUARANTINE_COLUMNS).sort_values("path"))
 
 
 class RunRecord:

@@ -13,6 +13,7 @@ from pathlib import Path
 
 import pandas as pd
 
+from pipeline.files import restored
 from pipeline.schemas import ContractError, LabelSchema, checked
 from pipeline.taxonomy import TAXONOMY_FILE, Taxonomy
 
@@ -55,7 +56,8 @@ def read_label_file(path: Path) -> pd.DataFrame:
     frame.insert(0, "line", range(2, len(frame) + 2))
     frame.insert(0, "path", str(path))
     for column in ("file", "text", "context", "issue", "stance"):
-        frame[column] = frame[column].astype(str).str.strip()
+        # a reviewed suggestions.csv: undo the apostrophe that kept a spreadsheet from running the cell
+        frame[column] = restored(frame[column].astype(str)).str.strip()
     for column in ("start", "end"):
         if column in frame.columns:
             frame[column] = pd.to_numeric(frame[column], errors="coerce").astype("Int64")

@@ -130,3 +130,98 @@ def test_an_output_folder_inside_the_input_folder_is_refused(tmp_path, output):
     assert done.returncode == 1
     assert "is inside the input folder" in done.stderr and "Traceback" not in done.stderr, done.stderr
     assert sorted(p.name for p in inbox.iterdir()) == sorted(["2017", SEED_FILES[0].name])  # nothing written there
+
+
+# case 6: offsets index the file as decoded (only a byte-order mark and CRLF changed), even past a form feed
+def test_offsets_index_the_decoded_file_past_form_feeds(tmp_path):
+    from pipeline.stages import segment
+
+    pages = ["Statement by the Minister\n\nWe are deeply concerned about NATO expansion. Sanctions are unacceptable.\n",
+             "Iran must be allowed to develop peaceful nuclear energy. The JCPOA must be preserved.\n",
+             "We call for dialogue on the Korean Peninsula.\n"]
+    raw = "\f".join(pages).replace("\n", "\r\n")
+    (tmp_path / "paged.txt").write_bytes(b"\xef\xbb\xbf" + raw.encode())
+    docs, _, _ = _ingest(tmp_path)
+    file_text = raw.replace("\r\n", "\n")
+    rows = segment(docs, Config())
+    assert len(rows) >= 6
+    for row in rows.itertuples():
+        assert " ".join(file_text[row.start:row.end].split()) == " ".join(row.text.split()), row.text
+
+
+# case 7: no CSV cell reaches a spreadsheet as a formula; reading labels back undoes the apostrophe
+def test_csv_cells_that_a_spreadsheet_would_run_are_neutralised_and_labels_read_them_back(tmp_path):
+    import pandas as pd
+
+    from pipeline.files import csv_text
+    from pipeline.labels import read_label_file
+
+    texts = ["=HYPERLINK(\"http://x\",\"click\")", "+7 495 244 41 19 is the ministry.", "-1 is not a stance.",
+             "@SUM(A1:A3)", "\tTabbed.", "'=already quoted", "Plain sentence."]
+    frame = pd.DataFrame({"file": ["=cmd|' /C calc'!A0"] * len(texts), "start": range(len(texts)), "end": range(1, len(texts) + 1),
+                          "text": texts, "context": "", "issue": "other", "stance": "neutral", "margin": -0.5})
+    written = csv_text(frame, float_format="%.4f")
+    (tmp_path / "review.csv").write_text(written)
+    import csv
+    import io
+
+    cells = [c for row in list(csv.reader(io.StringIO(written)))[1:] for c in row[:-1]]
+    assert not [c for c in cells if c[:1] in ("=", "+", "-", "@", "\t", "\r")]
+    assert "-0.5000" in written  # numbers stay numbers
+    labels = read_label_file(tmp_path / "review.csv")
+    assert labels["text"].tolist() == [t.strip() for t in texts]
+    assert set(labels["file"]) == {"=cmd|' /C calc'!A0"}
+
+
+# case 8: document and metadata text is escaped in summary.md
+def test_summary_markdown_escapes_document_and_metadata_text():
+    from pipeline.report import markdown_code, markdown_text
+
+    assert markdown_text("<script>alert(1)</script>") == "&lt;script&gt;alert(1)&lt;/script&gt;"
+    assert markdown_text("**Lavrov** [link](http://x) | `x`") == "\\*\\*Lavrov\\*\\* \\[link\\](http://x) \\| \\`x\\`"
+    assert markdown_text("# Not a heading\n- nor a list") == "\\# Not a heading - nor a list"
+    assert markdown_text("1. Not a list") == "1\\. Not a list"
+    assert markdown_code("a`b.txt") == "``a`b.txt``"
+
+
+@pytest.fixture(scope="module")
+def hostile_run(tmp_path_factory, models_dir):
+    import os
+
+    from test_bad_input import cli
+
+    root = tmp_path_factory.mktemp("hostile")
+    inbox, out = root / "inbox", root / "out"
+    (inbox / "2017").mkdir(parents=True)
+    shutil.copy(SEED_FILES[0], inbox / "2017" / SEED_FILES[0].name)
+    (inbox / "=cmd.txt").write_text("Statement on sanctions\n\n=SUM(A1:A2) is no formula here. We are deeply concerned about "
+                                    "NATO expansion.\n\n-Unilateral sanctions are unacceptable.\n")
+    (inbox / ".hidden.txt").write_text(STATEMENT)
+    (inbox / os.fsdecode(b"d\xe9claration.txt")).write_text(STATEMENT)
+    (inbox / "metadata.csv").write_text('file,speaker,title\n=cmd.txt,<script>alert(1)</script>,"<img src=x onerror=alert(2)> **Title**"\n')
+    done = cli("run", "--input", inbox, "--output", out, "--models", models_dir)
+    return done, inbox, out
+
+
+def test_a_hostile_folder_is_read_whole_and_its_text_neutralised_in_every_output(hostile_run):
+    import csv
+    import json
+
+    done, inbox, out = hostile_run
+    assert done.returncode == 0, done.stderr
+    with open(out / "sentences.csv", newline="", encoding="utf-8") as fh:
+        rows = list(csv.DictReader(fh))
+    assert {r["doc_id"] for r in rows} == {f"2017/{SEED_FILES[0].name}", "'=cmd.txt"}  # case 3, case 7
+    for path in ("sentences.csv", "quarantine.csv"):
+        with open(out / path, newline="", encoding="utf-8") as fh:
+            cells = [c for row in csv.reader(fh) for c in row]
+        assert not [c for c in cells if c[:1] in ("=", "+", "-", "@", "\t", "\r")], path
+    assert any(r["text"].startswith("'=SUM(A1:A2)") for r in rows)
+    assert any(r["speaker"] == "<script>alert(1)</script>" for r in rows)
+    summary = (out / "summary.md").read_text()
+    assert "<script>" not in summary and "<img" not in summary  # case 8
+    assert "&lt;script&gt;alert(1)&lt;/script&gt;" in summary and "&lt;img src=x onerror=alert(2)&gt; \\*\\*Title\\*\\*" in summary
+    quarantine = (out / "quarantine.csv").read_text()
+    assert "hidden file" in quarantine and "d\\xe9claration.txt" in quarantine and "not valid UTF-8" in quarantine  # cases 3, 12
+    run = json.loads((out / "run.json").read_text())
+    assert len([i for i in run["inputs"] if i["outcome"] != "note"]) == 4
