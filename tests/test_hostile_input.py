@@ -225,3 +225,51 @@ def test_a_hostile_folder_is_read_whole_and_its_text_neutralised_in_every_output
     assert "hidden file" in quarantine and "d\\xe9claration.txt" in quarantine and "not valid UTF-8" in quarantine  # cases 3, 12
     run = json.loads((out / "run.json").read_text())
     assert len([i for i in run["inputs"] if i["outcome"] != "note"]) == 4
+
+
+# cases 1 and 17: predict input is read as written, or refused naming file and 1-based line
+@pytest.mark.parametrize("name,content,message", [
+    ("c.csv", "id,text\n1,Sanctions, we believe, are wrong.\n", "c.csv, line 2: 4 field(s) where the header has 2"),
+    ("c.csv", 'id,text\n1,"Fine\nacross lines."\n2,Sanctions, we believe, are wrong.\n', "c.csv, line 4: 4 field(s)"),
+    ("c.csv", "id,text,context\n1,No context given.\n", "c.csv, line 2: 2 field(s) where the header has 3"),
+    ("n.jsonl", '{"text": "Fine."}\n{"text": {"claim": "nested"}}\n', 'n.jsonl, line 2: \'text\' must be a string, not {"claim": "nested"}'),
+    ("l.jsonl", '{"text": ["a", "list"]}\n', "l.jsonl, line 1: 'text' must be a string"),
+    ("b.jsonl", '{"text": "Fine."}\n{"context": true, "text": "x"}\n', "b.jsonl, line 2: 'context' must be a string"),
+    ("m.jsonl", '{"text": "Fine."}\n{"id": 2}\n', "m.jsonl: no 'text' on line(s) 2"),
+    ("a.json", '[\n {"text": "Fine."},\n {"text": 5}\n]\n', "a.json, line 3: 'text' must be a string"),
+])
+def test_bad_predict_rows_are_refused_naming_file_and_line(tmp_path, name, content, message):
+    from test_bad_input import cli
+
+    source = tmp_path / name
+    source.write_text(content)
+    done = cli("predict", source, "--output", tmp_path / "out.csv", "--models", tmp_path / "no-models", timeout=120)
+    assert done.returncode == 1 and message in done.stderr, done.stderr
+    assert not (tmp_path / "out.csv").exists()
+
+
+def test_predict_keeps_the_analysts_own_columns_and_reads_a_json_array(tmp_path, models_dir):
+    import pandas as pd
+
+    from test_bad_input import cli
+
+    source = tmp_path / "mine.json"
+    source.write_text('[\n {"_line": 1, "issue": "mine", "stance": "theirs", "text": "The JCPOA must be preserved."},\n'
+                      ' {"_line": 2, "issue": "x", "stance": "y", "text": "=NATO expansion threatens our security.", "tags": ["a"]}\n]\n')
+    done = cli("predict", source, "--output", tmp_path / "out.csv", "--models", models_dir)
+    assert done.returncode == 0, done.stderr
+    out = pd.read_csv(tmp_path / "out.csv", keep_default_na=False, dtype=str)
+    assert list(out.columns) == ["_line", "issue", "stance", "text", "tags", "predicted_issue", "predicted_stance",
+                                 "predicted_issue_confidence", "predicted_stance_confidence"]
+    assert out["_line"].tolist() == ["1", "2"] and out["issue"].tolist() == ["mine", "x"] and out["stance"].tolist() == ["theirs", "y"]
+    assert out["predicted_issue"].tolist() == ["iran", "nato"]
+    assert out["text"].tolist()[1] == "'=NATO expansion threatens our security."  # case 7: neutralised
+    assert out["tags"].tolist() == ["", '["a"]']
+
+
+def test_label_file_lines_are_right_after_a_quoted_line_break(tmp_path):
+    from pipeline.labels import read_label_file
+
+    (tmp_path / "l.csv").write_text('file,text,issue,stance\na.txt,"Two\nlines.",nato,oppose\n\nb.txt,One line.,iran,support\n'
+                                    'c.txt,"Three\nmore\nlines.",other,neutral\nd.txt,Last.,other,neutral\n')
+    assert read_label_file(tmp_path / "l.csv")["line"].tolist() == [2, 5, 6, 9]
