@@ -5,6 +5,7 @@ Times live here only, so the reports themselves are the same for the same inputs
 from __future__ import annotations
 
 import json
+import os
 import time
 from contextlib import contextmanager
 from datetime import datetime, timezone
@@ -12,11 +13,13 @@ from typing import Iterator
 
 import pandas as pd
 
+from pipeline.files import csv_text
+
 QUARANTINE_COLUMNS = ["path", "reason", "size", "sha256"]
 
 
 def quarantine_csv(set_aside: pd.DataFrame) -> str:
-    return set_aside.reindex(columns=QUARANTINE_COLUMNS).sort_values("path").to_csv(index=False, lineterminator="\n")
+    return csv_text(set_aside.reindex(columns=QUARANTINE_COLUMNS).sort_values("path"))
 
 
 class RunRecord:
@@ -66,9 +69,9 @@ def run_fingerprint(input_files: list, labels_hash: str, model_version: str | No
     from pathlib import Path
 
     digest = hashlib.sha256()
-    for path in sorted(input_files, key=lambda p: Path(p).name):
+    for path in sorted(input_files, key=str):
         path = Path(path)
-        digest.update(path.name.encode())
+        digest.update(os.fsencode(path))  # the whole path: doc ids are paths within the folder; any bytes
         try:
             digest.update(file_sha256(path).encode() if path.is_file() else b"-")
         except OSError:

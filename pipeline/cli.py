@@ -110,13 +110,13 @@ def _current_model(config: Config):
 
 
 def predict(args: argparse.Namespace, config: Config) -> int:
-    from pipeline.files import atomic_write
+    from pipeline.files import atomic_write, csv_text
     from pipeline.predict import predicted_table, read_sentences
 
     frame = read_sentences(args.file)
     model, _ = _current_model(config)
     table = predicted_table(frame, model)
-    atomic_write(args.output, table.to_csv(index=False, float_format="%.4f", lineterminator="\n"))
+    atomic_write(args.output, csv_text(table, float_format="%.4f"))
     print(f"classified {len(table)} sentence(s) with model {model.version}; wrote {args.output}")
     return 0
 
@@ -124,18 +124,18 @@ def predict(args: argparse.Namespace, config: Config) -> int:
 def suggest(args: argparse.Namespace, config: Config) -> int:
     import pandas as pd
 
-    from pipeline.files import atomic_write
+    from pipeline.files import atomic_write, csv_text, restored_frame
     from pipeline.labels import load_labels
     from pipeline.predict import suggestions
 
     source = config.output_dir / "sentences.csv"
     if not source.exists():
         raise FileNotFoundError(f"{source} not found: run `python -m pipeline run` first")
-    sentences = pd.read_csv(source, keep_default_na=False, dtype={"text": str, "speaker": str, "furniture_reason": str})
+    sentences = restored_frame(pd.read_csv(source, keep_default_na=False, dtype={"text": str, "speaker": str, "furniture_reason": str}))
     model, taxonomy = _current_model(config)
     picked = suggestions(sentences, model, taxonomy, load_labels(config.labels_dir, taxonomy), args.n, config.context_sentences)
     target = args.to or config.output_dir / "suggestions.csv"
-    atomic_write(target, picked.to_csv(index=False, float_format="%.4f", lineterminator="\n"))
+    atomic_write(target, csv_text(picked, float_format="%.4f"))
     print(f"wrote {len(picked)} sentence(s) to review to {target}: check issue and stance, fix what is wrong, "
           f"drop the confidence and margin columns if you like, move the file into {config.labels_dir}/ and retrain")
     return 0

@@ -78,3 +78,12 @@ class Config:
             if key in given:
                 given[key] = Path(given[key])
         return dataclasses.replace(self, **given)
+
+
+def check_folders(config: Config) -> None:
+    """Refuse an output folder inside (or equal to) the input folder: the next run would read
+    its own reports as documents."""
+    source, output = Path(config.input_dir).resolve(), Path(config.output_dir).resolve()
+    if output == source or source in output.parents:
+        raise ValueError(f"the output folder {config.output_dir} is inside the input folder {config.input_dir}: "
+                         "the next run would read the reports as documents; choose an output folder outside it")

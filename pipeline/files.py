@@ -4,14 +4,53 @@ from __future__ import annotations
 
 import fcntl
 import os
+import re
 import shutil
 import tempfile
 from contextlib import contextmanager
 from pathlib import Path
 from typing import Iterator
 
+import pandas as pd
+
 TEMP_PREFIX = ".tmp-"
 LOCK_FILE = ".lock"
+
+
+# A cell a spreadsheet would run as a formula (OWASP, "CSV injection"); apostrophes already
+# in front are counted, so that neutralising is undone exactly
+_FORMULA = r"'*[=+\-@\t\r]"
+
+
+def _text_columns(frame: pd.DataFrame) -> list:
+    return [c for c in frame.columns if not (pd.api.types.is_numeric_dtype(frame[c]) or pd.api.types.is_bool_dtype(frame[c]))]
+
+
+def csv_text(frame: pd.DataFrame, **options) -> str:
+    """``frame`` as CSV (no index, ``\\n`` line ends), every text cell and column name that begins
+    with = + - @, a tab or a carriage return given a leading apostrophe, so a spreadsheet shows it
+    instead of running it; ``restored`` undoes it."""
+    safe = frame.copy()
+    for column in _text_columns(safe):
+        values = safe[column].astype(object)
+        risky = values.map(lambda v: isinstance(v, str)).astype(bool) & values.astype(str).str.match(_FORMULA)
+        safe[column] = values.where(~risky, "'" + values[risky].astype(str))
+    safe.columns = ["'" + c if isinstance(c, str) and re.match(_FORMULA, c) else c for c in safe.columns]
+    return safe.to_csv(index=False, lineterminator="\n", **options)
+
+
+def restored(values: pd.Series) -> pd.Series:
+    """Text cells as they were before ``csv_text`` neutralised them."""
+    return values.astype(str).str.replace(f"^'(?={_FORMULA})", "", regex=True)
+
+
+def restored_frame(frame: pd.DataFrame) -> pd.DataFrame:
+    """A CSV written by ``csv_text``, read back: text cells and column names as they were."""
+    frame = frame.copy()
+    for column in _text_columns(frame):
+        frame[column] = restored(frame[column])
+    frame.columns = list(restored(pd.Series(list(frame.columns), dtype=object)))
+    return frame
 
 
 def _umask() -> int:

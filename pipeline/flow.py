@@ -15,10 +15,10 @@ from prefect.task_runners import ThreadPoolTaskRunner
 
 from pipeline import stages
 from pipeline.accounting import RunRecord, file_sha256, quarantine_csv, run_fingerprint, unchanged_outputs
-from pipeline.ingest import candidate_files, METADATA_FILE
+from pipeline.ingest import input_entries, METADATA_FILE
 from pipeline.labels import labels_hash
 from pipeline.registry import current_version, version_for
-from pipeline.config import Config
+from pipeline.config import Config, check_folders
 from pipeline.files import atomic_write, folder_lock, remove_stale_temporaries
 from pipeline.model import StatementModel
 from pipeline.registry import model_for_run
@@ -86,6 +86,7 @@ def task_runner(config: Config):
 
 def run_flow(config: Config) -> dict:
     """The flow, on the task runner the configuration asks for."""
+    check_folders(config)  # before Prefect starts: a refusal costs nothing
     runner = task_runner(config)
     return (stance_report.with_options(task_runner=runner) if runner else stance_report)(config)
 
@@ -95,6 +96,7 @@ def run_flow(config: Config) -> dict:
 @flow(name="stance-report", log_prints=True, task_runner=ThreadPoolTaskRunner(max_workers=1))
 def stance_report(config: Config = Config()) -> dict:
     """Documents in, labelled sentences and reports out; ``run.json`` accounts for everything."""
+    check_folders(config)
     with folder_lock(config.output_dir, "run"):
         remove_stale_temporaries(config.output_dir)
         record = RunRecord(config.input_dir, config.output_dir)
@@ -114,7 +116,8 @@ def fingerprint_of(config: Config) -> str:
     """The fingerprint of a run of ``config`` now: inputs, labels, current model, settings, code."""
     if not Path(config.input_dir).is_dir():
         raise FileNotFoundError(f"input folder {config.input_dir} does not exist")
-    files = [*candidate_files(config.input_dir), Path(config.input_dir) / METADATA_FILE]
+    candidates, skipped = input_entries(config.input_dir)
+    files = [*candidates, *(path for path, _ in skipped), Path(config.input_dir) / METADATA_FILE]
     hash_ = labels_hash(config.labels_dir)
     settings = {k: v for k, v in vars(config).items() if k not in ("workers", "dask_address")}
     return run_fingerprint(files, hash_, f"{version_for(hash_, config.sentence_embeddings)}:{current_version(config.models_folder)}", settings)

@@ -8,14 +8,17 @@ from __future__ import annotations
 
 import csv
 import hashlib
+import io
 import os
 import re
+import zipfile
 from dataclasses import dataclass
 from datetime import date as Date
 from pathlib import Path
 
 import pandas as pd
 
+from pipeline.schemas import MetadataSchema, checked
 from pipeline.segment import compile_furniture, furniture_reason
 
 METADATA_FILE = "metadata.csv"
@@ -30,6 +33,7 @@ _MONTH_DAY_YEAR = re.compile(rf"\b({_MONTH}) (\d{{1,2}}), (\d{{4}})\b")
 _MAGIC = {b"%PDF": "a PDF file", b"\x89PNG": "a PNG image", b"PK\x03\x04": "a zip archive",
           b"\xff\xd8\xff": "a JPEG image", b"GIF8": "a GIF image", b"\x7fELF": "an executable"}
 _CONTROL = re.compile(r"[\x00-\x08\x0b\x0c\x0e-\x1f\x7f]")
+_SAVE_AS_TEXT = "save it as plain text (.txt)"
 
 
 @dataclass(frozen=True)
@@ -77,16 +81,30 @@ def title_of(text: str, furniture: dict[str, str]) -> str:
 def decoded_text(data: bytes, max_line_chars: int = 1_000_000) -> Decoded:
     """The text of a file, decoded and normalised (line endings to ``\\n``, NUL and other control
     characters replaced by spaces), or the reason it is not a text document."""
+    document = _word_processor_document(data)
+    if document:
+        return Decoded(reason=document)
     for magic, kind in _MAGIC.items():
         if data.startswith(magic):
             return Decoded(reason=f"binary content ({kind}), not a text document")
     notes = []
-    if data.startswith((b"\xff\xfe", b"\xfe\xff")):
-        text, encoding = data.decode("utf-16"), "utf-16"
-    else:
-        nuls = data.count(b"\x00")
-        if nuls > max(8, len(data) // 100):
+    # UTF-32's byte-order mark begins with UTF-16's: test it first
+    marked = next((e for m, e in ((b"\xff\xfe\x00\x00", "utf-32"), (b"\x00\x00\xfe\xff", "utf-32"),
+                                  (b"\xff\xfe", "utf-16"), (b"\xfe\xff", "utf-16")) if data.startswith(m)), None)
+    nuls = data.count(b"\x00")
+    if marked:
+        try:
+            text, encoding = data.decode(marked), marked
+        except UnicodeDecodeError:
+            return Decoded(reason=f"binary or undecodable content: a {marked.upper()} byte-order mark, but not {marked.upper()} text")
+    elif nuls > max(8, len(data) // 100):
+        # UTF-16 or UTF-32 without a byte-order mark has NULs in most characters; binary has them too
+        wide = _wide_unicode(data)
+        if wide is None:
             return Decoded(reason="binary content (many NUL bytes), not a text document")
+        text, encoding = wide
+        notes.append(f"decoded as {encoding}")
+    else:
         try:
             text, encoding = data.decode("utf-8-sig"), "utf-8"
             if data.startswith(b"\xef\xbb\xbf"):
@@ -135,30 +153,125 @@ def _guess_decoding(data: bytes) -> tuple[str, str] | None:
     return None if best is None else (str(best), best.encoding)
 
 
+def _wide_unicode(data: bytes) -> tuple[str, str] | None:
+    """UTF-16 or UTF-32 text without a byte-order mark, as charset-normalizer detects it."""
+    from charset_normalizer import from_bytes
+
+    best = from_bytes(data, cp_isolation=["utf_16_le", "utf_16_be", "utf_32_le", "utf_32_be"]).best()
+    if best is None or not best.encoding.startswith(("utf_16", "utf_32")):
+        return None
+    return str(best), best.encoding.replace("_", "-")
+
+
+def _word_processor_document(data: bytes) -> str:
+    """Why an RTF, Word (.docx) or OpenDocument (.odt) file is set aside, with what to do; ""
+    for anything else. Their markup is not running text, and this project reads text only."""
+    if data.lstrip(b"\xef\xbb\xbf \t\r\n").startswith(b"{\\rtf"):
+        return f"an RTF document: {_SAVE_AS_TEXT}"
+    if not data.startswith(b"PK\x03\x04"):
+        return ""
+    try:
+        with zipfile.ZipFile(io.BytesIO(data)) as archive:
+            names = set(archive.namelist())
+            mimetype = archive.read("mimetype")[:100] if "mimetype" in names else b""
+    except (zipfile.BadZipFile, OSError, ValueError, RuntimeError, EOFError):
+        return ""
+    if "word/document.xml" in names:
+        return f"a Word document (.docx): {_SAVE_AS_TEXT}"
+    if mimetype.startswith(b"application/vnd.oasis.opendocument.text"):
+        return f"an OpenDocument text (.odt): {_SAVE_AS_TEXT}"
+    return ""
+
+
 def read_metadata(input_dir: Path) -> dict[str, dict[str, str]]:
-    """``metadata.csv`` beside the documents: file, then any of date, speaker, source, title."""
+    """``metadata.csv`` beside the documents: file, then any of date, speaker, source, title.
+    Decoded like a document; an open quote, a row of the wrong length, an impossible date or a
+    file described twice is an error naming the file and line."""
     path = input_dir / METADATA_FILE
     if not path.exists():
         return {}
-    with path.open(encoding="utf-8-sig", newline="") as fh:
-        reader = csv.DictReader(fh)
-        if not reader.fieldnames or "file" not in reader.fieldnames:
-            raise ValueError(f"{path}: needs a 'file' column (and any of {', '.join(METADATA_FIELDS)})")
-        rows = {}
-        for line, row in enumerate(reader, start=2):
-            date = (row.get("date") or "").strip()
+    if path.is_dir():
+        raise ValueError(f"{path} is a folder, not a CSV file of metadata: rename or move it")
+    try:
+        decoded = decoded_text(path.read_bytes())
+    except OSError as err:
+        raise ValueError(f"{path}: unreadable: {err.strerror}") from None
+    if decoded.reason:
+        raise ValueError(f"{path}: {decoded.reason}; metadata must be a CSV text file (UTF-8 is best)")
+    reader = csv.reader(io.StringIO(decoded.text, newline=""), strict=True)
+    header: list[str] | None = None
+    rows, line = [], 1
+    try:
+        for fields in reader:
+            # the line a row starts on (a quoted field may run over several)
+            first, line = line, reader.line_num + 1
+            if not fields:
+                continue
+            if header is None:
+                header = [f.strip() for f in fields]
+                if "file" not in header:
+                    raise ValueError(f"{path}: needs a 'file' column (and any of {', '.join(METADATA_FIELDS)})")
+                continue
+            if len(fields) != len(header):
+                raise ValueError(f"{path}, line {first}: {len(fields)} field(s) where the header has {len(header)} "
+                                 f"(a missing or unquoted comma?)")
+            if any("\n" in f for f in fields):
+                raise ValueError(f"{path}, line {first}: a value runs over lines {first}-{reader.line_num} "
+                                 f"(a quote left open?)")
+            row = dict(zip(header, (f.strip() for f in fields)))
+            date = row.get("date", "")
             if date and not re.fullmatch(r"\d{4}-\d{2}-\d{2}", date):
-                raise ValueError(f"{path}, line {line}: date {date!r} is not YYYY-MM-DD")
-            rows[row["file"].strip()] = {k: (row.get(k) or "").strip() for k in METADATA_FIELDS}
-    return rows
+                raise ValueError(f"{path}, line {first}: date {date!r} is not YYYY-MM-DD")
+            rows.append({"path": str(path), "line": first, "file": row["file"], **{k: row.get(k, "") for k in METADATA_FIELDS}})
+    except csv.Error as err:
+        raise ValueError(f"{path}, line {line}: not readable as CSV ({err}; a quote left open?)") from None
+    if header is None:
+        raise ValueError(f"{path}: needs a 'file' column (and any of {', '.join(METADATA_FIELDS)})")
+    frame = pd.DataFrame(rows, columns=["path", "line", "file", *METADATA_FIELDS])
+    checked(frame.astype({"line": int}), MetadataSchema, f"metadata in {path}")
+    return {r["file"]: {k: r[k] for k in METADATA_FIELDS} for r in rows}
+
+
+def _shown(path: Path) -> str:
+    """A path as text that can be written anywhere: bytes that are not UTF-8 as \\x escapes."""
+    return os.fsencode(path).decode("utf-8", "backslashreplace")
+
+
+def input_entries(input_dir: Path) -> tuple[list[Path], list[tuple[Path, str]]]:
+    """Every file of the folder and its subfolders that could be a document, in path order, and
+    the entries not read, each with the reason (hidden, a name that is not UTF-8...): documents
+    are often filed by year, and nothing is skipped without a trace."""
+    input_dir = Path(input_dir)
+    candidates, skipped = [], []
+
+    def visit(folder: Path) -> None:
+        for entry in sorted(folder.iterdir()):
+            is_folder = entry.is_dir() and not entry.is_symlink()
+            what = "folder" if is_folder else "file"
+            try:
+                entry.name.encode("utf-8")
+            except UnicodeEncodeError:
+                skipped.append((entry, f"a {what} name that is not valid UTF-8: rename it"))
+                continue
+            if entry.name.startswith("."):
+                skipped.append((entry, f"hidden {what}" + (", not read" if is_folder else "")))
+            elif is_folder:
+                visit(entry)
+            elif folder == input_dir and entry.name == METADATA_FILE:
+                continue  # read as metadata
+            elif entry.name == METADATA_FILE:
+                skipped.append((entry, f"a {METADATA_FILE} in a subfolder: give its rows, with paths such as "
+                                       f"{entry.parent.relative_to(input_dir).as_posix()}/a.txt, in the one at the top"))
+            else:
+                candidates.append(entry)
+
+    visit(input_dir)
+    return candidates, skipped
 
 
 def candidate_files(input_dir: Path) -> list[Path]:
-    """Every entry of the folder that could be a document, in name order."""
-    return sorted(
-        p for p in input_dir.iterdir()
-        if not p.name.startswith(".") and p.name != METADATA_FILE and not p.is_dir()
-    )
+    """Every file of the folder and its subfolders that could be a document, in path order."""
+    return input_entries(input_dir)[0]
 
 
 def read_documents(
@@ -173,14 +286,21 @@ def read_documents(
     rows, set_aside, inputs, seen = [], [], [], {}
     root = input_dir.resolve()
 
-    def aside(path: Path, reason: str, size: int, digest: str) -> None:
+    def aside(path: Path | str, reason: str, size: int, digest: str) -> None:
         set_aside.append(SetAside(str(path), reason, size, digest))
         inputs.append({"path": str(path), "size": size, "sha256": digest, "outcome": "set aside", "reason": reason})
 
-    for path in candidate_files(input_dir):
+    candidates, skipped = input_entries(input_dir)
+    for path, reason in skipped:
+        aside(_shown(path), reason, 0 if path.is_dir() else path.lstat().st_size, "")
+    for path in candidates:
+        doc_id = path.relative_to(input_dir).as_posix()  # "2017/a.txt": files of two folders may share a name
         size = path.lstat().st_size
         if path.is_symlink() and root not in path.resolve().parents:
             aside(path, "a symbolic link to a file outside the input folder", size, "")
+            continue
+        if path.is_dir():
+            aside(path, "a symbolic link to a folder, not followed: move the documents into the input folder", size, "")
             continue
         if not path.is_file():
             aside(path, "not a regular file" if path.exists() else "a broken symbolic link", size, "")
@@ -207,10 +327,10 @@ def read_documents(
         if text_digest in seen:
             aside(path, f"duplicate of {seen[text_digest]}", size, digest)
             continue
-        seen[text_digest] = path.name
-        meta = metadata.get(path.name, {})
+        seen[text_digest] = doc_id
+        meta = metadata.get(doc_id, {})
         rows.append({
-            "doc_id": path.name,
+            "doc_id": doc_id,
             "path": str(path),
             "title": meta.get("title") or title_of(text, furniture),
             "date": meta.get("date") or stated_date(text),
@@ -220,8 +340,8 @@ def read_documents(
             "text": text,
         })
         inputs.append({"path": str(path), "size": size, "sha256": digest, "outcome": "processed", "reason": "",
-                       "doc_id": path.name, "encoding": decoded.encoding, "notes": list(decoded.notes)})
-    missing = set(metadata) - {p.name for p in candidate_files(input_dir)}
+                       "doc_id": doc_id, "encoding": decoded.encoding, "notes": list(decoded.notes)})
+    missing = set(metadata) - {p.relative_to(input_dir).as_posix() for p in candidates}
     if missing:
         inputs.append({"path": str(input_dir / METADATA_FILE), "outcome": "note",
                        "reason": f"metadata names file(s) not in the folder: {', '.join(sorted(missing))}"})

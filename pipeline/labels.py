@@ -7,12 +7,14 @@ issue, stance, and (for claims, optionally) target.
 
 from __future__ import annotations
 
+import csv
 import hashlib
 import tempfile
 from pathlib import Path
 
 import pandas as pd
 
+from pipeline.files import restored
 from pipeline.schemas import ContractError, LabelSchema, checked
 from pipeline.taxonomy import TAXONOMY_FILE, Taxonomy
 
@@ -53,14 +55,31 @@ def read_label_file(path: Path) -> pd.DataFrame:
     for optional in ("context", "target"):
         if optional not in frame.columns:
             frame[optional] = ""
-    frame.insert(0, "line", range(2, len(frame) + 2))
+    lines = _record_lines(path)
+    frame.insert(0, "line", lines if len(lines) == len(frame) else range(2, len(frame) + 2))
     frame.insert(0, "path", str(path))
     for column in ("file", "text", "context", "issue", "stance", "target"):
-        frame[column] = frame[column].astype(str).str.strip()
+        # a reviewed suggestions.csv: undo the apostrophe that kept a spreadsheet from running the cell
+        frame[column] = restored(frame[column].astype(str)).str.strip()
     for column in ("start", "end"):
         if column in frame.columns:
             frame[column] = pd.to_numeric(frame[column], errors="coerce").astype("Int64")
     return frame
+
+
+def _record_lines(path: Path) -> list[int]:
+    """The line each data row of a CSV file starts on: a quoted field may hold line breaks."""
+    lines, line = [], 1
+    with path.open(encoding="utf-8-sig", errors="replace", newline="") as fh:
+        reader = csv.reader(fh)
+        try:
+            for fields in reader:
+                if fields:
+                    lines.append(line)
+                line = reader.line_num + 1
+        except csv.Error:
+            return []
+    return lines[1:]
 
 
 def load_labels(labels_dir: Path, taxonomy: Taxonomy, split: str = "train") -> pd.DataFrame:

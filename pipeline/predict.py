@@ -3,6 +3,8 @@ suggest which sentences of the last run a person should label next."""
 
 from __future__ import annotations
 
+import csv
+import io
 import json
 from pathlib import Path
 
@@ -18,7 +20,8 @@ OUTPUT_COLUMNS = ["issue", "stance", "target", "issue_confidence", "stance_confi
 
 
 def read_sentences(path: Path) -> pd.DataFrame:
-    """The rows of a CSV or JSON Lines file, every column as text; a clear error otherwise."""
+    """The rows of a CSV, JSON Lines or JSON array file, every column as text, indexed by the
+    1-based line each row starts on; an error naming file and line otherwise."""
     path = Path(path)
     if not path.is_file():
         raise ContractError(f"{path}: no such file")
@@ -29,36 +32,111 @@ def read_sentences(path: Path) -> pd.DataFrame:
         text = data.decode("utf-8-sig")
     except UnicodeDecodeError as err:
         raise ContractError(f"{path}: not UTF-8 text (undecodable byte at position {err.start}); save it as UTF-8") from None
-    if path.suffix.lower() in (".jsonl", ".ndjson", ".json") or text.lstrip().startswith("{"):
-        rows = []
-        for number, line in enumerate(text.splitlines(), start=1):
-            if not line.strip():
-                continue
-            try:
-                row = json.loads(line)
-            except json.JSONDecodeError as err:
-                raise ContractError(f"{path}, line {number}: not valid JSON ({err.msg})") from None
-            if not isinstance(row, dict):
-                raise ContractError(f"{path}, line {number}: each line must be a JSON object")
-            rows.append({k: "" if v is None else str(v) for k, v in row.items()})
-        frame = pd.DataFrame(rows)
-        frame.insert(0, "_line", [n for n, line in enumerate(text.splitlines(), start=1) if line.strip()])
+    if path.suffix.lower() in (".jsonl", ".ndjson", ".json") or text.lstrip().startswith(("{", "[")):
+        rows = _json_array_rows(path, text) if text.lstrip().startswith("[") else _json_lines_rows(path, text)
+        rows = [(line, _json_row(path, line, row)) for line, row in rows]
     else:
-        from io import StringIO
-
-        try:
-            frame = pd.read_csv(StringIO(text), dtype=str, keep_default_na=False)
-        except pd.errors.ParserError as err:
-            raise ContractError(f"{path}: not a readable CSV file ({err})") from None
-        frame.insert(0, "_line", range(2, len(frame) + 2))
+        rows = _csv_rows(path, text)
+    frame = pd.DataFrame([row for _, row in rows], index=[line for line, _ in rows], dtype=object)
     if "text" not in frame.columns:
-        columns = ", ".join(c for c in frame.columns if c != "_line") or "none"
+        columns = ", ".join(map(str, frame.columns)) or "none"
         raise ContractError(f"{path}: no 'text' column (columns found: {columns})")
-    empty = frame.loc[frame["text"].str.strip() == "", "_line"].tolist()
+    missing = frame.index[frame["text"].isna()].tolist()
+    if missing:
+        raise ContractError(f"{path}: no 'text' on line(s) {', '.join(map(str, missing[:20]))}{' ...' if len(missing) > 20 else ''}")
+    frame = frame.fillna("").astype(str)
+    empty = frame.index[frame["text"].str.strip() == ""].tolist()
     if empty:
         raise ContractError(f"{path}: empty text on line(s) {', '.join(map(str, empty[:20]))}{' ...' if len(empty) > 20 else ''}; "
                             "nothing was classified, fill or remove those rows")
     return frame
+
+
+def _csv_rows(path: Path, text: str) -> list[tuple[int, dict]]:
+    """A CSV file's rows with the line each starts on; a row with more or fewer fields than the
+    header (an unquoted comma in the text) is an error: its fields would land in the wrong columns."""
+    reader = csv.reader(io.StringIO(text, newline=""), strict=True)
+    header, rows, line = None, [], 1
+    try:
+        for fields in reader:
+            first, line = line, reader.line_num + 1
+            if not fields:
+                continue
+            if header is None:
+                header = [name or f"Unnamed: {i}" for i, name in enumerate(fields)]
+                twice = sorted({name for name in header if header.count(name) > 1})
+                if twice:
+                    raise ContractError(f"{path}, line {first}: column(s) {', '.join(twice)} named twice")
+                continue
+            if len(fields) != len(header):
+                raise ContractError(f"{path}, line {first}: {len(fields)} field(s) where the header has {len(header)} "
+                                    "(an unquoted comma in the text? quote the text)")
+            rows.append((first, dict(zip(header, fields))))
+    except csv.Error as err:
+        raise ContractError(f"{path}, line {line}: not a readable CSV file ({err}; a quote left open?)") from None
+    if header is None:
+        raise ContractError(f"{path}: the file is empty")
+    return rows
+
+
+def _json_lines_rows(path: Path, text: str) -> list[tuple[int, object]]:
+    rows = []
+    for number, line in enumerate(text.splitlines(), start=1):
+        if line.strip():
+            try:
+                rows.append((number, json.loads(line)))
+            except json.JSONDecodeError as err:
+                raise ContractError(f"{path}, line {number}: not valid JSON ({err.msg})") from None
+    return rows
+
+
+def _json_array_rows(path: Path, text: str) -> list[tuple[int, object]]:
+    """The items of a JSON array, each with the line it starts on."""
+    decoder, rows = json.JSONDecoder(), []
+    position = text.index("[") + 1
+    try:
+        while True:
+            position = len(text) - len(text[position:].lstrip())
+            if text.startswith("]", position):
+                break
+            item, end = decoder.raw_decode(text, position)
+            rows.append((text.count("\n", 0, position) + 1, item))
+            position = len(text) - len(text[end:].lstrip())
+            if text.startswith(",", position):
+                position += 1
+            elif not text.startswith("]", position):
+                raise json.JSONDecodeError("expected ',' or ']'", text, position)
+        if text[position + 1:].strip():
+            raise json.JSONDecodeError("extra data after the array", text, position + 1)
+    except json.JSONDecodeError as err:
+        raise ContractError(f"{path}, line {err.lineno}: not valid JSON ({err.msg})") from None
+    return rows
+
+
+def _json_row(path: Path, line: int, row: object) -> dict:
+    """A JSON object's values as text; ``text`` and ``context`` must be strings (a list or an
+    object would be classified as its Python spelling)."""
+    if not isinstance(row, dict):
+        raise ContractError(f"{path}, line {line}: each row must be a JSON object")
+    for key in ("text", "context"):
+        value = row.get(key)
+        if value is not None and not isinstance(value, str):
+            raise ContractError(f"{path}, line {line}: '{key}' must be a string, not {json.dumps(value)[:60]}")
+    return {k: v if isinstance(v, str) or v is None else json.dumps(v, ensure_ascii=False) for k, v in row.items()}
+
+
+def output_names(columns) -> dict[str, str]:
+    """Our columns' names in the output: ``issue``... or, when the analyst's file has a column of
+    that name, ``predicted_issue``..., so nothing of theirs is overwritten."""
+    taken = set(columns)
+    if taken.isdisjoint(OUTPUT_COLUMNS):
+        return {c: c for c in OUTPUT_COLUMNS}
+    names = {c: f"predicted_{c}" for c in OUTPUT_COLUMNS}
+    clash = sorted(taken & set(names.values()))
+    if clash:
+        raise ContractError(f"the input has columns named both {', '.join(OUTPUT_COLUMNS)} (some of them) and "
+                            f"{', '.join(clash)}: rename one set, the predictions need one of those names")
+    return names
 
 
 def model_rows(frame: pd.DataFrame, context_sentences: int = 2) -> pd.DataFrame:
@@ -84,13 +162,14 @@ def model_rows(frame: pd.DataFrame, context_sentences: int = 2) -> pd.DataFrame:
 
 def predicted_table(frame: pd.DataFrame, model: StatementModel, context_sentences: int = 2) -> pd.DataFrame:
     """The analyst's rows, unchanged and in their order, with issue, stance, target and
-    confidences added."""
+    confidences added (named ``predicted_...`` when the analyst's file has columns of those names)."""
     checked(frame, TextInputSchema, "predict input")
-    out = frame.drop(columns=["_line"], errors="ignore").copy()
+    names = output_names(frame.columns)
+    out = frame.copy()
     predicted = model.predict(model_rows(frame, context_sentences)).reindex(frame.index)
     for column in OUTPUT_COLUMNS:
-        out[column] = predicted[column]
-    return out
+        out[names[column]] = predicted[column]
+    return out.reset_index(drop=True)
 
 
 SUGGESTION_COLUMNS = ["file", "start", "end", "text", "context", "issue", "stance", "target",

@@ -3,8 +3,12 @@
 
 from __future__ import annotations
 
+import html
+import re
+
 import pandas as pd
 
+from pipeline.files import csv_text
 from pipeline.taxonomy import Taxonomy
 
 SENTENCE_COLUMNS = [
@@ -19,7 +23,7 @@ def sentences_table(predictions: pd.DataFrame) -> pd.DataFrame:
 
 
 def sentences_csv(predictions: pd.DataFrame) -> str:
-    return sentences_table(predictions).to_csv(index=False, float_format="%.4f", lineterminator="\n")
+    return csv_text(sentences_table(predictions), float_format="%.4f")
 
 
 def main_claims(predictions: pd.DataFrame, taxonomy: Taxonomy) -> pd.DataFrame:
@@ -42,15 +46,33 @@ def issue_findings(predictions: pd.DataFrame, taxonomy: Taxonomy) -> pd.DataFram
     return pd.DataFrame(rows)
 
 
-def speaker_list(speakers: list[str], limit: int = 8) -> str:
+def speaker_list(speakers: list[str], limit: int = 8, escape=lambda s: s) -> str:
     """Names for a heading: the first few, then how many more."""
-    shown = ", ".join(speakers[:limit]) or "none found"
+    shown = ", ".join(map(escape, speakers[:limit])) or "none found"
     return shown + (f" and {len(speakers) - limit} more" if len(speakers) > limit else "")
+
+
+def markdown_text(text: str) -> str:
+    """Document or metadata text as literal markdown: on one line, HTML special characters as
+    entities and markdown's as backslash escapes, so ``<script>`` or ``**`` shows as written
+    (the summary is also rendered as a Prefect artifact)."""
+    text = html.escape(" ".join(str(text).split()), quote=False)
+    text = re.sub(r"([\\`*_\[\]{}|~#!])", r"\\\1", text)
+    text = re.sub(r"^(\d+)([.)])", r"\1\\\2", text)  # "1." or "-" opening a line would start a list
+    return re.sub(r"^([-+])", r"\\\1", text)
+
+
+def markdown_code(text: str) -> str:
+    """A file name as inline code, fenced by more backticks than it holds."""
+    text = " ".join(str(text).split())
+    fence = "`" * (max(map(len, re.findall("`+", text)), default=0) + 1)
+    pad = " " if text.startswith("`") or text.endswith("`") else ""
+    return f"{fence}{pad}{text}{pad}{fence}"
 
 
 def _quote(text: str, limit: int = 300) -> str:
     text = text if len(text) <= limit else text[: limit - 1].rstrip() + "…"
-    return text.replace("|", "\\|").replace("*", "\\*").replace("_", "\\_").replace("<", "&lt;")
+    return markdown_text(text)
 
 
 def finding_parts(row: pd.Series, claims: pd.DataFrame) -> tuple[str, list[tuple[str, str]]]:
@@ -88,7 +110,7 @@ def summary_markdown(
     speakers = sorted(set(predictions.loc[predictions["role"] == "main", "speaker"]))
     lines.append(
         f"{len(documents)} document(s), {len(content)} sentences ({len(predictions) - len(content)} furniture lines set apart); "
-        f"main speaker(s): {speaker_list(speakers)}; model `{model_version}`."
+        f"main speaker(s): {speaker_list(speakers, escape=markdown_text)}; model `{model_version}`."
     )
     lines.append("")
     for _, row in findings.iterrows():
@@ -110,7 +132,7 @@ def summary_markdown(
             flag = " ⚠ low confidence" if min(c["issue_confidence"], c["stance_confidence"]) < low_confidence else ""
             lines.append(
                 f"1. **{c['stance']}** — “{_quote(c['text'])}” "
-                f"(`{c['doc_id']}`, sentence {c['sentence_id']}; confidence issue {c['issue_confidence']:.2f}, stance {c['stance_confidence']:.2f}{flag})"
+                f"({markdown_code(c['doc_id'])}, sentence {c['sentence_id']}; confidence issue {c['issue_confidence']:.2f}, stance {c['stance_confidence']:.2f}{flag})"
             )
     lines += ["", "## Documents", ""]
     content_count = content.groupby("doc_id").size()
@@ -122,7 +144,7 @@ def summary_markdown(
         lines += [f"The first {len(shown)} of {len(documents)} documents; `sentences.csv` and `report.html` cover them all.", ""]
     for _, doc in shown.iterrows():
         doc_id = doc["doc_id"]
-        lines += [f"### `{doc_id}`", "", f"{_quote(doc['title'])}  ", f"Date: {doc['date'] or 'not stated'}. "
+        lines += [f"### {markdown_code(doc_id)}", "", f"{_quote(doc['title'])}  ", f"Date: {doc['date'] or 'not stated'}. "
                   f"Sentences: {int(content_count.get(doc_id, 0))}, of which the main speaker's: {int(main_count.get(doc_id, 0))}.", ""]
         lines += ["| issue | " + " | ".join(taxonomy.stance_ids) + " |", "|---|" + "---|" * len(taxonomy.stance_ids)]
         for issue in taxonomy.issues:
@@ -133,6 +155,6 @@ def summary_markdown(
     if set_aside is not None and len(set_aside):
         lines += ["## Files set aside", "", "| file | reason |", "|---|---|"]
         for _, q in set_aside.iterrows():
-            lines.append(f"| `{q['path']}` | {q['reason']} |")
+            lines.append(f"| {markdown_code(q['path'])} | {markdown_text(q['reason'])} |")
         lines.append("")
     return "\n".join(lines).rstrip() + "\n"

@@ -34,6 +34,29 @@ class DocumentSchema(pa.DataFrameModel):
         strict = True
 
 
+class MetadataSchema(pa.DataFrameModel):
+    """One row of ``metadata.csv`` per document, with the metadata file and line it was read from."""
+
+    path: Series[str]
+    line: Series[int] = pa.Field(ge=1)
+    file: Series[str] = pa.Field(str_length={"min_value": 1})
+    date: Series[str] = pa.Field(str_matches=_DATE)
+    speaker: Series[str]
+    source: Series[str]
+    title: Series[str]
+
+    class Config:
+        strict = True
+
+    @pa.check("file", error="a file described on two lines (which one is meant?)")
+    def described_once(cls, file: Series[str]) -> Series[bool]:
+        return ~file.duplicated(keep=False)
+
+    @pa.check("date", error="date must be a real date (YYYY-MM-DD)")
+    def real_date(cls, date: Series[str]) -> Series[bool]:
+        return (date == "") | pd.to_datetime(date, format="%Y-%m-%d", errors="coerce").notna()
+
+
 class SentenceSchema(pa.DataFrameModel):
     """One row per sentence or furniture line; offsets point into the document's text."""
 
