@@ -259,8 +259,8 @@ def test_predict_keeps_the_analysts_own_columns_and_reads_a_json_array(tmp_path,
     done = cli("predict", source, "--output", tmp_path / "out.csv", "--models", models_dir)
     assert done.returncode == 0, done.stderr
     out = pd.read_csv(tmp_path / "out.csv", keep_default_na=False, dtype=str)
-    assert list(out.columns) == ["_line", "issue", "stance", "text", "tags", "predicted_issue", "predicted_stance",
-                                 "predicted_issue_confidence", "predicted_stance_confidence"]
+    assert list(out.columns) == ["_line", "issue", "stance", "text", "tags", "predicted_issue", "predicted_stance", "predicted_target",
+                                 "predicted_issue_confidence", "predicted_stance_confidence", "predicted_target_confidence"]
     assert out["_line"].tolist() == ["1", "2"] and out["issue"].tolist() == ["mine", "x"] and out["stance"].tolist() == ["theirs", "y"]
     assert out["predicted_issue"].tolist() == ["iran", "nato"]
     assert out["text"].tolist()[1] == "'=NATO expansion threatens our security."  # case 7: neutralised

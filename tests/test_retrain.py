@@ -103,7 +103,7 @@ def test_predict_keeps_the_analysts_columns_and_adds_labels(model_dir, tmp_path)
     done = cli("predict", source, "--output", tmp_path / "out.csv", "--models", model_dir)
     assert done.returncode == 0, done.stderr
     out = pd.read_csv(tmp_path / "out.csv", keep_default_na=False)
-    assert list(out.columns) == ["id", "text", "context", "issue", "stance", "issue_confidence", "stance_confidence"]
+    assert list(out.columns) == ["id", "text", "context", "issue", "stance", "target", "issue_confidence", "stance_confidence", "target_confidence"]
     assert list(out["id"]) == ["a1", "a2"] and list(out["issue"]) == ["dprk", "nato"]
     jsonl = tmp_path / "mine.jsonl"
     jsonl.write_text('{"id": 7, "text": "The JCPOA must be preserved."}\n')
