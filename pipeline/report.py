@@ -1,20 +1,36 @@
-"""Report: ``summary.md`` (where the main speaker stands, issue by issue, with evidence) and
-``sentences.csv`` (every sentence). Both are byte-identical for the same inputs and model."""
+"""Report: what the main speakers say, issue by issue and target by target, with evidence.
+
+The numbers live here (findings, positions, the speaker comparisons); ``summary.md`` and
+``report.html`` are rendered from the Jinja2 templates in ``pipeline/templates``. Stance words
+and colours come from the taxonomy. Every output is byte-identical for the same inputs and model.
+"""
 
 from __future__ import annotations
 
 import html
 import re
+from functools import lru_cache
+from pathlib import Path
 
+import jinja2
 import pandas as pd
 
 from pipeline.files import csv_text
-from pipeline.taxonomy import Taxonomy
+from pipeline.taxonomy import Stance, Taxonomy
+
+TEMPLATES = Path(__file__).parent / "templates"
 
 SENTENCE_COLUMNS = [
     "doc_id", "sentence_id", "start", "end", "paragraph", "speaker", "role", "is_furniture",
     "furniture_reason", "issue", "issue_confidence", "stance", "stance_confidence", "text",
 ]
+#: the year of a document without a date
+UNDATED = "undated"
+#: rows of the speaker tables in summary.md (report.html and positions.csv hold them all)
+SUMMARY_SPEAKERS = 50
+SUMMARY_SPEAKERS_DETAIL = 20
+#: targets a finding names each way
+FINDING_TARGETS = 3
 
 
 def sentences_table(predictions: pd.DataFrame) -> pd.DataFrame:
@@ -26,11 +42,62 @@ def sentences_csv(predictions: pd.DataFrame) -> str:
     return csv_text(sentences_table(predictions), float_format="%.4f")
 
 
+# --- stance words -------------------------------------------------------------------------
+
+def _neutral_stance() -> Stance:
+    return Stance("", "", "takes no stance on", "", 0)
+
+
+def pro_stance(taxonomy: Taxonomy) -> Stance:
+    """The stance that counts for (direction +1)."""
+    return taxonomy.stance_with_direction(1) or _neutral_stance()
+
+
+def con_stance(taxonomy: Taxonomy) -> Stance:
+    """The stance that counts against (direction -1)."""
+    return taxonomy.stance_with_direction(-1) or _neutral_stance()
+
+
+def directions(taxonomy: Taxonomy) -> dict[str, int]:
+    return {s.id: s.direction for s in taxonomy.stances}
+
+
+# --- the rows reports count ---------------------------------------------------------------
+
+def own_rows(predictions: pd.DataFrame) -> pd.DataFrame:
+    """The main speakers' own sentences."""
+    return predictions[(predictions["role"] == "main") & ~predictions["is_furniture"]]
+
+
 def main_claims(predictions: pd.DataFrame, taxonomy: Taxonomy) -> pd.DataFrame:
-    """The main speakers' own sentences that take a position (support or oppose), strongest first."""
+    """The main speakers' own sentences that take a position, strongest first."""
     own = predictions[(predictions["role"] == "main") & predictions["stance"].isin(taxonomy.claim_stances)]
     strength = own["issue_confidence"] * own["stance_confidence"]
     return own.assign(strength=strength).sort_values(["strength", "doc_id", "sentence_id"], ascending=[False, True, True])
+
+
+def claim_targets(rows: pd.DataFrame, taxonomy: Taxonomy) -> pd.Series:
+    """The target each row counts under: its own, ``other`` for a claim without one, "" for a
+    sentence that is not a claim."""
+    target = rows["target"].fillna("").astype(str) if "target" in rows else pd.Series("", index=rows.index)
+    is_claim = rows["stance"].isin(taxonomy.claim_stances)
+    return target.where(~is_claim | (target != ""), taxonomy.other_target).where(is_claim, "")
+
+
+def main_speakers(predictions: pd.DataFrame, taxonomy: Taxonomy) -> list[str]:
+    """The main speakers, most claims first (then by name)."""
+    own = own_rows(predictions)
+    claims = own[own["stance"].isin(taxonomy.claim_stances)].groupby("speaker").size()
+    everyone = pd.Series(0, index=sorted(set(own["speaker"]))).add(claims, fill_value=0)
+    return sorted(everyone.index, key=lambda s: (-int(everyone[s]), s))
+
+
+def _years(documents: pd.DataFrame) -> dict[str, str]:
+    return {d: (str(date)[:4] if date else UNDATED) for d, date in zip(documents["doc_id"], documents["date"].fillna(""))}
+
+
+def _year_order(year: str) -> str:
+    return "~" if year == UNDATED else year
 
 
 def issue_findings(predictions: pd.DataFrame, taxonomy: Taxonomy) -> pd.DataFrame:
@@ -45,6 +112,159 @@ def issue_findings(predictions: pd.DataFrame, taxonomy: Taxonomy) -> pd.DataFram
         rows.append(row)
     return pd.DataFrame(rows)
 
+
+def _cell(frame: pd.DataFrame, taxonomy: Taxonomy) -> dict:
+    """Counts by stance, claims and net stance (the sum of the stances' directions)."""
+    counts = frame["stance"].value_counts()
+    cell = {s: int(counts.get(s, 0)) for s in taxonomy.stance_ids}
+    cell["pro"], cell["con"] = cell.get(pro_stance(taxonomy).id, 0), cell.get(con_stance(taxonomy).id, 0)
+    cell["claims"] = sum(cell[s] for s in taxonomy.claim_stances)
+    cell["net"] = sum(cell[s.id] * s.direction for s in taxonomy.stances)
+    return cell
+
+
+# --- positions ----------------------------------------------------------------------------
+
+def _ordered_targets(taxonomy: Taxonomy, issue_id: str) -> list[str]:
+    return taxonomy.target_ids(issue_id) or [taxonomy.other_target]
+
+
+def positions_frame(predictions: pd.DataFrame, documents: pd.DataFrame, taxonomy: Taxonomy) -> pd.DataFrame:
+    """``positions.csv``: per main speaker, issue and target, sentences by stance, documents,
+    first and last date. Sentences that take no stance have no target (target "")."""
+    own = own_rows(predictions)
+    topical = [i.id for i in taxonomy.topical_issues]
+    own = own[own["issue"].isin(topical)].assign(target=lambda f: claim_targets(f, taxonomy))
+    dates = dict(zip(documents["doc_id"], documents["date"].fillna("")))
+    columns = ["speaker", "issue", "target", *taxonomy.stance_ids, "documents", "first_date", "last_date"]
+    rows = []
+    for (speaker, issue, target), group in own.groupby(["speaker", "issue", "target"], sort=False):
+        counts = group["stance"].value_counts()
+        doc_dates = sorted(d for d in (dates.get(doc, "") for doc in set(group["doc_id"])) if d)
+        rows.append({"speaker": speaker, "issue": issue, "target": target, **{s: int(counts.get(s, 0)) for s in taxonomy.stance_ids},
+                     "documents": group["doc_id"].nunique(), "first_date": doc_dates[0] if doc_dates else "",
+                     "last_date": doc_dates[-1] if doc_dates else ""})
+    frame = pd.DataFrame(rows, columns=columns)
+    issue_rank = {i: n for n, i in enumerate(topical)}
+    target_rank = lambda row: (_ordered_targets(taxonomy, row["issue"]) + [""]).index(row["target"]) if row["target"] in _ordered_targets(taxonomy, row["issue"]) + [""] else 999
+    if len(frame):
+        frame["_key"] = [(r["speaker"], issue_rank[r["issue"]], target_rank(r), r["target"]) for _, r in frame.iterrows()]
+        frame = frame.sort_values("_key").drop(columns="_key")
+    return frame.reset_index(drop=True)
+
+
+def positions_csv(predictions: pd.DataFrame, documents: pd.DataFrame, taxonomy: Taxonomy) -> str:
+    return csv_text(positions_frame(predictions, documents, taxonomy))
+
+
+def _claim_quote(row) -> dict:
+    return {"text": row["text"], "doc_id": row["doc_id"], "sentence_id": int(row["sentence_id"]), "stance": row["stance"],
+            "stance_confidence": float(row["stance_confidence"]), "target_confidence": float(row.get("target_confidence", 0.0))}
+
+
+def issue_positions(predictions: pd.DataFrame, taxonomy: Taxonomy, claims: pd.DataFrame | None = None) -> dict[str, list[dict]]:
+    """Per topical issue, one row per target the main speakers' claims take: counts each way and
+    the strongest claim each way, in the taxonomy's order of targets."""
+    claims = main_claims(predictions, taxonomy) if claims is None else claims
+    claims = claims.assign(target=claim_targets(claims, taxonomy))
+    pro, con = pro_stance(taxonomy), con_stance(taxonomy)
+    out = {}
+    for issue in taxonomy.topical_issues:
+        on_issue = claims[claims["issue"] == issue.id]
+        rows = []
+        for target in _ordered_targets(taxonomy, issue.id):
+            group = on_issue[on_issue["target"] == target]
+            if group.empty:
+                continue
+            row = {"target": target, "name": taxonomy.target_name(issue.id, target), **_cell(group, taxonomy)}
+            for key, stance in (("top_pro", pro), ("top_con", con)):
+                top = group[group["stance"] == stance.id].head(1)
+                row[key] = _claim_quote(top.iloc[0]) if len(top) else None
+            rows.append(row)
+        out[issue.id] = rows
+    return out
+
+
+def _lower_first(name: str) -> str:
+    return name[0].lower() + name[1:] if len(name) > 1 and name[1].islower() else name
+
+
+def _and_list(items: list[str]) -> str:
+    return items[0] if len(items) == 1 else ", ".join(items[:-1]) + " and " + items[-1]
+
+
+def positions_phrase(rows: list[dict], taxonomy: Taxonomy) -> str:
+    """"opposes sanctions and pressure (9) and military pressure (6); supports talks and
+    diplomacy (8)": the named targets with most claims each way."""
+    parts = []
+    for stance, key in ((con_stance(taxonomy), "con"), (pro_stance(taxonomy), "pro")):
+        named = [r for r in rows if r["target"] != taxonomy.other_target and r[key]]
+        named = sorted(named, key=lambda r: -r[key])[:FINDING_TARGETS]  # stable: ties keep the taxonomy's order
+        if named:
+            parts.append(f"{stance.verb} " + _and_list([f"{_lower_first(r['name'])} ({r[key]})" for r in named]))
+    return "; ".join(parts)
+
+
+def finding(row: pd.Series, claims: pd.DataFrame, positions: list[dict], taxonomy: Taxonomy, speakers: int = 1) -> dict:
+    """Where the main speaker(s) stand on one issue: a lead, the positions by target, and the
+    strongest claim each way."""
+    pro, con = pro_stance(taxonomy), con_stance(taxonomy)
+    support, oppose = int(row.get(pro.id, 0)), int(row.get(con.id, 0))
+    if support + oppose == 0:
+        return {"issue": row["issue"], "name": row["name"], "lead": "no claims by the main speaker.", "positions": "", "quotes": []}
+    docs = int(row["documents"])
+    counts = f"({support} {pro.adjective}, {oppose} {con.adjective} claims in {docs} document{'s' if docs != 1 else ''})"
+    if speakers > 1:
+        lean = f"mostly {con.adjective}" if oppose > support else f"mostly {pro.adjective}" if support > oppose else "divided"
+        lead = f"claims of {speakers} main speakers, {lean} {counts}."
+    else:
+        lean = f"mostly {con.verb}" if oppose > support else f"mostly {pro.verb}" if support > oppose else "is divided"
+        lead = f"the speaker {lean} {counts}."
+    quotes = []
+    for stance in (con, pro):
+        top = claims[(claims["issue"] == row["issue"]) & (claims["stance"] == stance.id)].head(1)
+        if len(top):
+            quotes.append({"stance": stance.id, "verb": stance.verb, "text": top.iloc[0]["text"]})
+    return {"issue": row["issue"], "name": row["name"], "lead": lead, "positions": positions_phrase(positions, taxonomy), "quotes": quotes}
+
+
+def findings_list(predictions: pd.DataFrame, taxonomy: Taxonomy, claims: pd.DataFrame, positions: dict[str, list[dict]], speakers: int) -> list[dict]:
+    return [finding(row, claims, positions[row["issue"]], taxonomy, speakers) for _, row in issue_findings(predictions, taxonomy).iterrows()]
+
+
+# --- speakers compared ----------------------------------------------------------------------
+
+def speaker_comparison(predictions: pd.DataFrame, documents: pd.DataFrame, taxonomy: Taxonomy) -> dict:
+    """For runs with several main speakers: speakers (most claims first) by issue, by target
+    within each issue, and by year (of the document's date) and issue, as net stance and counts."""
+    own = own_rows(predictions)
+    claims = own[own["stance"].isin(taxonomy.claim_stances)]
+    claims = claims.assign(target=claim_targets(claims, taxonomy), year=claims["doc_id"].map(_years(documents)).fillna(UNDATED))
+    speakers = main_speakers(predictions, taxonomy)
+    issues = taxonomy.topical_issues
+    by_speaker = dict(tuple(claims.groupby("speaker")))
+    docs = own.groupby("speaker")["doc_id"].nunique()
+    empty = claims.iloc[0:0]
+    rows, targets, years = [], {i.id: [] for i in issues}, []
+    for rank, speaker in enumerate(speakers):
+        mine = by_speaker.get(speaker, empty)
+        by_issue = dict(tuple(mine.groupby("issue")))
+        rows.append({"rank": rank, "speaker": speaker, "claims": len(mine), "documents": int(docs.get(speaker, 0)),
+                     "cells": {i.id: _cell(by_issue.get(i.id, empty), taxonomy) for i in issues}})
+        for issue in issues:
+            on_issue = by_issue.get(issue.id, empty)
+            by_target = dict(tuple(on_issue.groupby("target")))
+            targets[issue.id].append({"rank": rank, "speaker": speaker, "claims": len(on_issue),
+                                      "cells": {t: _cell(by_target.get(t, empty), taxonomy) for t in _ordered_targets(taxonomy, issue.id)}})
+        for year, in_year in sorted(mine.groupby("year"), key=lambda kv: _year_order(kv[0])):
+            by_issue_year = dict(tuple(in_year.groupby("issue")))
+            years.append({"rank": rank, "speaker": speaker, "year": year, "claims": len(in_year),
+                          "cells": {i.id: _cell(by_issue_year.get(i.id, empty), taxonomy) for i in issues}})
+    target_columns = {i.id: [(t, taxonomy.target_name(i.id, t)) for t in _ordered_targets(taxonomy, i.id)] for i in issues}
+    return {"speakers": rows, "targets": targets, "target_columns": target_columns, "years": years}
+
+
+# --- markdown -----------------------------------------------------------------------------
 
 def speaker_list(speakers: list[str], limit: int = 8, escape=lambda s: s) -> str:
     """Names for a heading: the first few, then how many more."""
@@ -70,33 +290,27 @@ def markdown_code(text: str) -> str:
     return f"{fence}{pad}{text}{pad}{fence}"
 
 
-def _quote(text: str, limit: int = 300) -> str:
-    text = text if len(text) <= limit else text[: limit - 1].rstrip() + "…"
-    return markdown_text(text)
+def shorten(text: str, limit: int = 300) -> str:
+    text = " ".join(str(text).split())
+    return text if len(text) <= limit else text[: limit - 1].rstrip() + "…"
 
 
-def finding_parts(row: pd.Series, claims: pd.DataFrame) -> tuple[str, list[tuple[str, str]]]:
-    """One plain sentence on where the speaker stands on an issue, and the strongest claim
-    each way as (stance, text)."""
-    support, oppose = int(row.get("support", 0)), int(row.get("oppose", 0))
-    if support + oppose == 0:
-        return "no claims by the main speaker.", []
-    lean = "mostly opposes" if oppose > support else "mostly supports" if support > oppose else "is divided"
-    docs = int(row["documents"])
-    lead = f"the speaker {lean} ({support} supporting, {oppose} opposing claims in {docs} document{'s' if docs != 1 else ''})."
-    quotes = []
-    for stance in ("oppose", "support"):
-        top = claims[(claims["issue"] == row["issue"]) & (claims["stance"] == stance)].head(1)
-        if len(top):
-            quotes.append((stance, top.iloc[0]["text"]))
-    return lead, quotes
+def net_text(cell: dict) -> str:
+    """Net stance with its counts: "−3 (+2/−5)"; empty without claims."""
+    if not cell["claims"]:
+        return ""
+    net = cell["net"]
+    return f"{'+' if net > 0 else '−' if net < 0 else '±'}{abs(net)} (+{cell['pro']}/−{cell['con']})"
 
 
-def finding_sentence(row: pd.Series, claims: pd.DataFrame, taxonomy: Taxonomy) -> str:
-    """The finding as one markdown line."""
-    lead, quotes = finding_parts(row, claims)
-    verbs = {"oppose": "Opposes", "support": "Supports"}
-    return " ".join([f"**{row['name']}**: {lead}", *(f"{verbs[s]}: “{_quote(t, 160)}”" for s, t in quotes)])
+@lru_cache(maxsize=None)
+def environment(html_output: bool) -> jinja2.Environment:
+    """Templates of the package: autoescaped for HTML; for markdown, text is escaped by the
+    ``md`` and ``code`` filters."""
+    env = jinja2.Environment(loader=jinja2.FileSystemLoader(str(TEMPLATES)), autoescape=html_output,
+                             trim_blocks=True, lstrip_blocks=True, keep_trailing_newline=True, undefined=jinja2.StrictUndefined)
+    env.filters.update(md=markdown_text, code=markdown_code, shorten=shorten, net=net_text, lower_first=_lower_first)
+    return env
 
 
 def summary_markdown(
@@ -106,55 +320,30 @@ def summary_markdown(
     findings = issue_findings(predictions, taxonomy)
     claims = main_claims(predictions, taxonomy)
     content = predictions[~predictions["is_furniture"]]
-    lines = ["# Where the speaker stands", ""]
-    speakers = sorted(set(predictions.loc[predictions["role"] == "main", "speaker"]))
-    lines.append(
-        f"{len(documents)} document(s), {len(content)} sentences ({len(predictions) - len(content)} furniture lines set apart); "
-        f"main speaker(s): {speaker_list(speakers, escape=markdown_text)}; model `{model_version}`."
-    )
-    lines.append("")
-    for _, row in findings.iterrows():
-        lines.append(f"- {finding_sentence(row, claims, taxonomy)}")
-    lines += ["", "## Stance by issue", "", "Sentences of the main speaker(s) only; questions and narration are left out.", ""]
-    header = ["issue", *taxonomy.stance_ids, "sentences", "documents"]
-    lines += ["| " + " | ".join(header) + " |", "|" + "---|" * len(header)]
-    for _, row in findings.iterrows():
-        lines.append("| " + " | ".join(str(row[c]) if c != "issue" else row["name"] for c in header) + " |")
-    for issue in taxonomy.topical_issues:
-        top = claims[claims["issue"] == issue.id].head(top_claims)
-        lines += ["", f"### {issue.name}", "", f"_{issue.description}_", ""]
-        if top.empty:
-            lines.append("No claims by the main speaker on this issue.")
-            continue
-        lines.append("Strongest claims:")
-        lines.append("")
-        for _, c in top.iterrows():
-            flag = " ⚠ low confidence" if min(c["issue_confidence"], c["stance_confidence"]) < low_confidence else ""
-            lines.append(
-                f"1. **{c['stance']}** — “{_quote(c['text'])}” "
-                f"({markdown_code(c['doc_id'])}, sentence {c['sentence_id']}; confidence issue {c['issue_confidence']:.2f}, stance {c['stance_confidence']:.2f}{flag})"
-            )
-    lines += ["", "## Documents", ""]
+    speakers = main_speakers(predictions, taxonomy)
+    positions = issue_positions(predictions, taxonomy, claims)
     content_count = content.groupby("doc_id").size()
     main_rows = predictions[predictions["role"] == "main"]
     main_count = main_rows.groupby("doc_id").size()
     cells = main_rows.groupby(["doc_id", "issue", "stance"]).size()
     shown = documents.sort_values("doc_id").head(max_documents)
-    if len(documents) > len(shown):
-        lines += [f"The first {len(shown)} of {len(documents)} documents; `sentences.csv` and `report.html` cover them all.", ""]
-    for _, doc in shown.iterrows():
-        doc_id = doc["doc_id"]
-        lines += [f"### {markdown_code(doc_id)}", "", f"{_quote(doc['title'])}  ", f"Date: {doc['date'] or 'not stated'}. "
-                  f"Sentences: {int(content_count.get(doc_id, 0))}, of which the main speaker's: {int(main_count.get(doc_id, 0))}.", ""]
-        lines += ["| issue | " + " | ".join(taxonomy.stance_ids) + " |", "|---|" + "---|" * len(taxonomy.stance_ids)]
+    doc_tables = []
+    for doc in shown.itertuples():
+        rows = []
         for issue in taxonomy.issues:
-            counts = [int(cells.get((doc_id, issue.id, s), 0)) for s in taxonomy.stance_ids]
+            counts = [int(cells.get((doc.doc_id, issue.id, s), 0)) for s in taxonomy.stance_ids]
             if sum(counts):
-                lines.append(f"| {issue.name} | " + " | ".join(map(str, counts)) + " |")
-        lines.append("")
-    if set_aside is not None and len(set_aside):
-        lines += ["## Files set aside", "", "| file | reason |", "|---|---|"]
-        for _, q in set_aside.iterrows():
-            lines.append(f"| {markdown_code(q['path'])} | {markdown_text(q['reason'])} |")
-        lines.append("")
-    return "\n".join(lines).rstrip() + "\n"
+                rows.append((issue.name, counts))
+        doc_tables.append({"doc": doc, "content": int(content_count.get(doc.doc_id, 0)), "main": int(main_count.get(doc.doc_id, 0)), "rows": rows})
+    top = {i.id: [
+        {"row": c, "low": min(c["issue_confidence"], c["stance_confidence"]) < low_confidence}
+        for _, c in claims[claims["issue"] == i.id].head(top_claims).iterrows()] for i in taxonomy.topical_issues}
+    return environment(False).get_template("summary.md.j2").render(
+        taxonomy=taxonomy, model_version=model_version, documents=documents, content=content,
+        furniture_lines=len(predictions) - len(content), speakers=speakers, speaker_names=speaker_list(speakers, escape=markdown_text),
+        findings=findings_list(predictions, taxonomy, claims, positions, len(speakers)), table=findings, positions=positions, top=top,
+        comparison=speaker_comparison(predictions, documents, taxonomy) if len(speakers) > 1 else None,
+        summary_speakers=SUMMARY_SPEAKERS, detail_speakers=SUMMARY_SPEAKERS_DETAIL,
+        doc_tables=doc_tables, max_documents=max_documents, set_aside=set_aside if set_aside is not None else pd.DataFrame(columns=["path", "reason"]),
+        pro=pro_stance(taxonomy), con=con_stance(taxonomy),
+    ).rstrip() + "\n"

@@ -17,7 +17,7 @@ from pipeline.config import Config
 from pipeline.files import atomic_write
 from pipeline.ingest import SetAside, read_documents
 from pipeline.model import StatementModel
-from pipeline.report import sentences_csv, summary_markdown
+from pipeline.report import positions_csv, sentences_csv, summary_markdown
 from pipeline.schemas import DocumentSchema, PredictionSchema, SentenceSchema, checked
 from pipeline.segment import compile_furniture, segment_document
 from pipeline.taxonomy import Taxonomy
@@ -66,6 +66,7 @@ def report(
         "summary.md": summary_markdown(predictions, documents, taxonomy, model_version, config.top_claims, config.low_confidence,
                                        set_aside, config.max_documents_shown),
         "sentences.csv": sentences_csv(predictions),
+        "positions.csv": positions_csv(predictions, documents, taxonomy),
         "report.html": html_report.render(predictions, documents, set_aside, taxonomy, model_version, config.low_confidence,
                                           config.max_table_rows, config.max_documents_shown),
     }
