@@ -115,12 +115,23 @@ def issue_findings(predictions: pd.DataFrame, taxonomy: Taxonomy) -> pd.DataFram
 
 def _cell(frame: pd.DataFrame, taxonomy: Taxonomy) -> dict:
     """Counts by stance, claims and net stance (the sum of the stances' directions)."""
-    counts = frame["stance"].value_counts()
+    return _cell_of_counts({k: int(v) for k, v in frame["stance"].value_counts().items()}, taxonomy)
+
+
+def _cell_of_counts(counts: dict[str, int], taxonomy: Taxonomy) -> dict:
     cell = {s: int(counts.get(s, 0)) for s in taxonomy.stance_ids}
     cell["pro"], cell["con"] = cell.get(pro_stance(taxonomy).id, 0), cell.get(con_stance(taxonomy).id, 0)
     cell["claims"] = sum(cell[s] for s in taxonomy.claim_stances)
     cell["net"] = sum(cell[s.id] * s.direction for s in taxonomy.stances)
     return cell
+
+
+def _cells(frame: pd.DataFrame, keys: list[str], taxonomy: Taxonomy) -> dict[tuple, dict]:
+    """``_cell`` for every group of ``keys`` at once (one groupby, however many groups)."""
+    counts: dict[tuple, dict[str, int]] = {}
+    for key, n in frame.groupby([*keys, "stance"]).size().items():
+        counts.setdefault(tuple(key[:-1]), {})[key[-1]] = int(n)
+    return {key: _cell_of_counts(c, taxonomy) for key, c in counts.items()}
 
 
 # --- positions ----------------------------------------------------------------------------
@@ -136,20 +147,21 @@ def positions_frame(predictions: pd.DataFrame, documents: pd.DataFrame, taxonomy
     topical = [i.id for i in taxonomy.topical_issues]
     own = own[own["issue"].isin(topical)].assign(target=lambda f: claim_targets(f, taxonomy))
     dates = dict(zip(documents["doc_id"], documents["date"].fillna("")))
-    columns = ["speaker", "issue", "target", *taxonomy.stance_ids, "documents", "first_date", "last_date"]
-    rows = []
-    for (speaker, issue, target), group in own.groupby(["speaker", "issue", "target"], sort=False):
-        counts = group["stance"].value_counts()
-        doc_dates = sorted(d for d in (dates.get(doc, "") for doc in set(group["doc_id"])) if d)
-        rows.append({"speaker": speaker, "issue": issue, "target": target, **{s: int(counts.get(s, 0)) for s in taxonomy.stance_ids},
-                     "documents": group["doc_id"].nunique(), "first_date": doc_dates[0] if doc_dates else "",
-                     "last_date": doc_dates[-1] if doc_dates else ""})
-    frame = pd.DataFrame(rows, columns=columns)
+    own = own.assign(date=own["doc_id"].map(dates).fillna(""))
+    keys = ["speaker", "issue", "target"]
+    columns = [*keys, *taxonomy.stance_ids, "documents", "first_date", "last_date"]
+    if own.empty:
+        return pd.DataFrame(columns=columns)
+    counts = own.groupby([*keys, "stance"]).size().unstack(fill_value=0).reindex(columns=taxonomy.stance_ids, fill_value=0)
+    dated = own[own["date"] != ""].groupby(keys)["date"]
+    frame = counts.join(own.groupby(keys)["doc_id"].nunique().rename("documents")) \
+        .join(dated.min().rename("first_date")).join(dated.max().rename("last_date")).reset_index()
+    frame[["first_date", "last_date"]] = frame[["first_date", "last_date"]].fillna("")
     issue_rank = {i: n for n, i in enumerate(topical)}
-    target_rank = lambda row: (_ordered_targets(taxonomy, row["issue"]) + [""]).index(row["target"]) if row["target"] in _ordered_targets(taxonomy, row["issue"]) + [""] else 999
-    if len(frame):
-        frame["_key"] = [(r["speaker"], issue_rank[r["issue"]], target_rank(r), r["target"]) for _, r in frame.iterrows()]
-        frame = frame.sort_values("_key").drop(columns="_key")
+    target_rank = {(i, t): n for i in topical for n, t in enumerate([*_ordered_targets(taxonomy, i), ""])}
+    order = sorted(range(len(frame)), key=lambda n: (frame["speaker"].iat[n], issue_rank[frame["issue"].iat[n]],
+                                                     target_rank.get((frame["issue"].iat[n], frame["target"].iat[n]), 999), frame["target"].iat[n]))
+    frame = frame.iloc[order][columns].astype({s: int for s in [*taxonomy.stance_ids, "documents"]})
     return frame.reset_index(drop=True)
 
 
@@ -242,24 +254,25 @@ def speaker_comparison(predictions: pd.DataFrame, documents: pd.DataFrame, taxon
     claims = claims.assign(target=claim_targets(claims, taxonomy), year=claims["doc_id"].map(_years(documents)).fillna(UNDATED))
     speakers = main_speakers(predictions, taxonomy)
     issues = taxonomy.topical_issues
-    by_speaker = dict(tuple(claims.groupby("speaker")))
     docs = own.groupby("speaker")["doc_id"].nunique()
-    empty = claims.iloc[0:0]
+    totals = claims.groupby("speaker").size()
+    empty = _cell_of_counts({}, taxonomy)
+    by_issue = _cells(claims, ["speaker", "issue"], taxonomy)
+    by_target = _cells(claims, ["speaker", "issue", "target"], taxonomy)
+    by_year = _cells(claims, ["speaker", "year", "issue"], taxonomy)
+    on_issue = claims.groupby(["speaker", "issue"]).size()
+    years_of = claims.groupby("speaker")["year"].unique()
+    in_year = claims.groupby(["speaker", "year"]).size()
     rows, targets, years = [], {i.id: [] for i in issues}, []
     for rank, speaker in enumerate(speakers):
-        mine = by_speaker.get(speaker, empty)
-        by_issue = dict(tuple(mine.groupby("issue")))
-        rows.append({"rank": rank, "speaker": speaker, "claims": len(mine), "documents": int(docs.get(speaker, 0)),
-                     "cells": {i.id: _cell(by_issue.get(i.id, empty), taxonomy) for i in issues}})
+        rows.append({"rank": rank, "speaker": speaker, "claims": int(totals.get(speaker, 0)), "documents": int(docs.get(speaker, 0)),
+                     "cells": {i.id: by_issue.get((speaker, i.id), empty) for i in issues}})
         for issue in issues:
-            on_issue = by_issue.get(issue.id, empty)
-            by_target = dict(tuple(on_issue.groupby("target")))
-            targets[issue.id].append({"rank": rank, "speaker": speaker, "claims": len(on_issue),
-                                      "cells": {t: _cell(by_target.get(t, empty), taxonomy) for t in _ordered_targets(taxonomy, issue.id)}})
-        for year, in_year in sorted(mine.groupby("year"), key=lambda kv: _year_order(kv[0])):
-            by_issue_year = dict(tuple(in_year.groupby("issue")))
-            years.append({"rank": rank, "speaker": speaker, "year": year, "claims": len(in_year),
-                          "cells": {i.id: _cell(by_issue_year.get(i.id, empty), taxonomy) for i in issues}})
+            targets[issue.id].append({"rank": rank, "speaker": speaker, "claims": int(on_issue.get((speaker, issue.id), 0)),
+                                      "cells": {t: by_target.get((speaker, issue.id, t), empty) for t in _ordered_targets(taxonomy, issue.id)}})
+        for year in sorted(years_of.get(speaker, []), key=_year_order):
+            years.append({"rank": rank, "speaker": speaker, "year": year, "claims": int(in_year[(speaker, year)]),
+                          "cells": {i.id: by_year.get((speaker, year, i.id), empty) for i in issues}})
     target_columns = {i.id: [(t, taxonomy.target_name(i.id, t)) for t in _ordered_targets(taxonomy, i.id)] for i in issues}
     return {"speakers": rows, "targets": targets, "target_columns": target_columns, "years": years}
 

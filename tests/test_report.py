@@ -291,16 +291,17 @@ class _Cells(HTMLParser):
 
     def __init__(self):
         super().__init__()
-        self.table, self.cells, self.year = None, [], None
+        self.table, self.cells, self.year, self.speaker = None, [], None, None
 
     def handle_starttag(self, tag, attrs):
         a = dict(attrs)
         if tag == "table":
             self.table = a.get("id")
         if tag == "tr":
-            self.year = a.get("data-year")
+            self.year, self.speaker = a.get("data-year"), a.get("data-speaker")
         if tag == "a" and "ev" in (a.get("class") or "").split():
-            self.cells.append({"table": self.table, "year": self.year, **{k[5:]: v for k, v in a.items() if k.startswith("data-")}})
+            self.cells.append({"table": self.table, "year": self.year, "speaker": self.speaker, "target": "",
+                               **{k[5:]: v for k, v in a.items() if k.startswith("data-")}})
 
 
 @pytest.fixture(scope="module")
@@ -333,8 +334,15 @@ def test_several_speakers_are_compared_by_issue_target_and_year(multi_reports, t
     by_target = _expected(predictions, documents, ["speaker", "issue", "target"])
     assert got["by-target-dprk"] == {(s, i, t, None): (p + o, p - o) for (s, i, t), (p, o) in by_target.items() if i == "dprk"}
     by_year = _expected(predictions, documents, ["speaker", "year", "issue"])
-    assert got["speaker-year"] == {(s, i, "", y): (p + o, p - o) for (s, y, i), (p, o) in by_year.items() if i != "other"}
-    assert {y for (_, _, _, y) in got["speaker-year"]} == {"2015", "2016", "2017", "undated"}
+    year_table = files["report.html"].split('id="speaker-year"')[1].split("</table>")[0]
+    issues = [i.id for i in taxonomy.topical_issues]
+    got_years = {}
+    for speaker, year, cells in re.findall(r'<tr data-speaker="([^"]*)" data-rank="\d+" data-year="([^"]*)">(.*?)</tr>', year_table):
+        texts = re.findall(r"<td[^>]*>([^<]*)</td>", cells)[2:]
+        got_years.update({(speaker.replace("&#34;", '"'), year, i): t for i, t in zip(issues, texts) if t})
+    sign = lambda p, o: f"{'+' if p > o else '−' if p < o else '±'}{abs(p - o)} (+{p}/−{o})"
+    assert got_years == {(s, y, i): sign(p, o) for (s, y, i), (p, o) in by_year.items() if i != "other"}
+    assert {y for (_, y, _) in got_years} == {"2015", "2016", "2017", "undated"}
     # speakers are rows, most claims first
     claims = {s: sum(p + o for (sp, _), (p, o) in by_issue.items() if sp == s) for s, _, _ in SPEAKERS}
     order = re.findall(r'<tr data-speaker="([^"]*)" data-rank="(\d+)"><td>', files["report.html"].split('id="speaker-issue"')[1].split("</table>")[0])
@@ -420,7 +428,7 @@ def test_speaker_tables_page_filter_and_link_to_their_evidence_in_a_real_browser
         assert page.locator("#speaker-issue thead th").count() == 3 + len(taxonomy.topical_issues)
 
         # a speaker x issue cell shows that speaker's sentences on that issue
-        cell = page.locator('#speaker-issue a.ev[data-speaker="China"][data-issue="dprk"]')
+        cell = page.locator('#speaker-issue tr[data-speaker="China"] a.ev[data-issue="dprk"]')
         p_, o_ = by_issue[("China", "dprk")]
         assert cell.inner_text() == f"{'+' if p_ > o_ else '−' if p_ < o_ else '±'}{abs(p_ - o_)} (+{p_}/−{o_})"
         cell.click()
@@ -433,7 +441,7 @@ def test_speaker_tables_page_filter_and_link_to_their_evidence_in_a_real_browser
         page.select_option("#target-issue", "iran")
         assert page.locator("#by-target-iran").is_visible() and page.locator("#by-target-dprk").is_hidden()
         page.select_option("#target-issue", "dprk")
-        link = page.locator('#by-target-dprk a.ev[data-speaker="France"][data-target="sanctions_pressure"]')
+        link = page.locator('#by-target-dprk tr[data-speaker="France"] a.ev[data-target="sanctions_pressure"]')
         count = int(link.get_attribute("data-count"))
         link.click()
         assert visible.count() == count == int(((content["speaker"] == "France") & (content["issue"] == "dprk") & (content["target"] == "sanctions_pressure")).sum()) > 0
