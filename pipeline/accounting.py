@@ -77,7 +77,8 @@ def run_fingerprint(input_files: list, labels_hash: str, model_version: str | No
         except OSError:
             digest.update(b"unreadable")
     digest.update(f"{labels_hash}:{model_version}:{json.dumps(settings, sort_keys=True, default=str)}".encode())
-    for source in sorted(Path(__file__).parent.glob("*.py")):
+    package = Path(__file__).parent
+    for source in [*sorted(package.glob("*.py")), *sorted((package / "templates").glob("*"))]:  # the reports' templates are code too
         digest.update(source.read_bytes())
     return digest.hexdigest()
 
