@@ -221,16 +221,17 @@ def finding(row: pd.Series, claims: pd.DataFrame, positions: list[dict], taxonom
     """Where the main speaker(s) stand on one issue: a lead, the positions by target, and the
     strongest claim each way."""
     pro, con = pro_stance(taxonomy), con_stance(taxonomy)
-    support, oppose = int(row.get(pro.id, 0)), int(row.get(con.id, 0))
-    if support + oppose == 0:
+    n_pro, n_con = int(row.get(pro.id, 0)), int(row.get(con.id, 0))
+    if n_pro + n_con == 0:
         return {"issue": row["issue"], "name": row["name"], "lead": "no claims by the main speaker.", "positions": "", "quotes": []}
     docs = int(row["documents"])
-    counts = f"({support} {pro.adjective}, {oppose} {con.adjective} claims in {docs} document{'s' if docs != 1 else ''})"
+    counts = f"({n_pro} {pro.adjective}, {n_con} {con.adjective} claims in {docs} document{'s' if docs != 1 else ''})"
     if speakers > 1:
-        lean = f"mostly {con.adjective}" if oppose > support else f"mostly {pro.adjective}" if support > oppose else "divided"
-        lead = f"claims of {speakers} main speakers, {lean} {counts}."
+        lean = f"mostly {con.adjective}" if n_con > n_pro else f"mostly {pro.adjective}" if n_pro > n_con else "divided"
+        speaking = claims.loc[claims["issue"] == row["issue"], "speaker"].nunique()
+        lead = f"claims of {speaking} main speaker{'s' if speaking != 1 else ''}, {lean} {counts}."
     else:
-        lean = f"mostly {con.verb}" if oppose > support else f"mostly {pro.verb}" if support > oppose else "is divided"
+        lean = f"mostly {con.verb}" if n_con > n_pro else f"mostly {pro.verb}" if n_pro > n_con else "is divided"
         lead = f"the speaker {lean} {counts}."
     quotes = []
     for stance in (con, pro):

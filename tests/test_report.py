@@ -354,6 +354,7 @@ def test_several_speakers_are_compared_by_issue_target_and_year(multi_reports, t
     row = next(line for line in summary.splitlines() if line.startswith("| China | "))
     assert f" {'+' if p > o else '−' if p < o else '±'}{abs(p - o)} (+{p}/−{o}) |" in row
     assert "claims of 3 main speakers, mostly" in _finding(summary, "North Korea")
+    assert "claims of 1 main speaker, mostly" in _finding(summary, "Iran")  # only one speaks of Iran
 
 
 def test_positions_csv_has_a_row_per_speaker_and_neutralises_formula_cells(multi_reports, taxonomy):
