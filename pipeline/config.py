@@ -42,7 +42,8 @@ class Config:
     #: the classifier's hyperparameters (``pipeline.model.StatementClassifier``)
     issue_C: float = 4.0
     stance_C: float = 1.0
-    target_C: float = 4.0
+    target_C: float = 2.0
+    target_context_weight: float = 1.0
     context_weight: float = 0.6
     stance_context_weight: float = 0.3
     #: sentences before and after a sentence, in its document, whose predicted issues a second
@@ -65,7 +66,7 @@ class Config:
 
     def model_params(self) -> dict:
         """The parameters of ``StatementClassifier`` this configuration sets."""
-        return {"issue_C": self.issue_C, "stance_C": self.stance_C, "target_C": self.target_C,
+        return {"issue_C": self.issue_C, "stance_C": self.stance_C, "target_C": self.target_C, "target_context_weight": self.target_context_weight,
                 "context_weight": self.context_weight, "stance_context_weight": self.stance_context_weight,
                 "passage_window": self.passage_window, "passage_C": self.passage_C,
                 "char_weight": self.char_weight, "embedding_weight": self.embedding_weight,

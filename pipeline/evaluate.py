@@ -75,7 +75,7 @@ def _all_scores(X: pd.DataFrame, y: pd.DataFrame, groups: pd.Series, predicted: 
     if claims.any():
         truth = y["issue"][claims] + ":" + y["target"][claims]
         if estimator is not None:
-            found, _ = estimator.predict_targets(X[claims], y["issue"][claims])
+            found, _ = estimator.predict_targets(X[claims], y["issue"][claims], y["stance"][claims])
         else:  # cross-validated: what the fold's model said for these rows, where it saw a claim on that issue
             found = pd.Series(np.where(predicted["issue"][claims].to_numpy() == y["issue"][claims].to_numpy(),
                                        predicted["target"][claims].astype(str).to_numpy(), ""), index=truth.index)
