@@ -18,6 +18,11 @@ class Config:
     language: str = "en"
     #: the document's main speaker when neither metadata nor the text names one
     main_speaker: str = ""
+    #: a CSV of metadata anywhere (as the input folder's metadata.csv, which it overrides)
+    metadata_file: Path | None = None
+    #: speaker and year (or date) read out of file names: "{speaker}_{session}_{year}" reads
+    #: CHN_70_2015.txt; below metadata, above what the text states
+    name_pattern: str | None = None
     #: how many preceding sentences a sentence's context holds
     context_sentences: int = 2
     #: documents per segmentation task and sentences per classification task
@@ -75,7 +80,7 @@ class Config:
     def replace(self, **changes) -> "Config":
         """A copy with ``changes``; ``None`` values (flags not given) keep the default."""
         given = {k: v for k, v in changes.items() if v is not None}
-        for key in ("input_dir", "output_dir", "labels_dir", "model_dir"):
+        for key in ("input_dir", "output_dir", "labels_dir", "model_dir", "metadata_file"):
             if key in given:
                 given[key] = Path(given[key])
         return dataclasses.replace(self, **given)

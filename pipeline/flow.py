@@ -118,6 +118,8 @@ def fingerprint_of(config: Config) -> str:
         raise FileNotFoundError(f"input folder {config.input_dir} does not exist")
     candidates, skipped = input_entries(config.input_dir)
     files = [*candidates, *(path for path, _ in skipped), Path(config.input_dir) / METADATA_FILE]
+    if config.metadata_file:
+        files.append(Path(config.metadata_file))  # metadata kept outside the folder is an input too
     hash_ = labels_hash(config.labels_dir)
     settings = {k: v for k, v in vars(config).items() if k not in ("workers", "dask_address")}
     return run_fingerprint(files, hash_, f"{version_for(hash_, config.sentence_embeddings)}:{current_version(config.models_folder)}", settings)

@@ -32,7 +32,8 @@ def ingest(config: Config) -> tuple[pd.DataFrame, pd.DataFrame]:
 
 def ingest_with_account(config: Config) -> tuple[pd.DataFrame, pd.DataFrame, list[dict]]:
     """Documents, files set aside, and an account of every input file and its outcome."""
-    documents, set_aside, inputs = read_documents(config.input_dir, config.furniture, config.max_file_bytes, config.max_line_chars)
+    documents, set_aside, inputs = read_documents(config.input_dir, config.furniture, config.max_file_bytes, config.max_line_chars,
+                                                  config.metadata_file, config.name_pattern)
     table = pd.DataFrame([vars(s) for s in set_aside], columns=QUARANTINE_COLUMNS)
     return checked(documents, DocumentSchema, "ingest output"), table, inputs
 
