@@ -289,6 +289,15 @@ class StatementClassifier(BaseEstimator):
             features = passage_features(held_out, docs.tolist(), self.passage_window)
             self.passage_ = LogisticRegression(C=self.passage_C, class_weight="balanced", max_iter=3000).fit(features, issues)
         self.stance_ = self._stance_pipeline().fit(inputs, y["stance"].astype(str))
+        self._fit_target(inputs, y)
+        for pipeline in (self.issue_, self.stance_, self.target_):
+            if pipeline is not None:
+                _drop_pruned_terms(pipeline)
+        self.classes_ = {"issue": [str(c) for c in self.issue_.classes_], "stance": [str(c) for c in self.stance_.classes_],
+                         "target": [str(c) for c in self.target_.classes_] if self.target_ is not None else []}
+        return self
+
+    def _fit_target(self, inputs: pd.DataFrame, y: pd.DataFrame) -> None:
         self.target_ = None
         if "target" in y.columns and self.issue_targets:
             target = y["target"].fillna("").astype(str)
@@ -297,11 +306,10 @@ class StatementClassifier(BaseEstimator):
             if labels.nunique() >= 2:
                 claims = inputs.loc[usable].assign(stance=y.loc[usable, "stance"].astype(str))
                 self.target_ = self._target_pipeline().fit(claims, labels)
-        for pipeline in (self.issue_, self.stance_, self.target_):
-            if pipeline is not None:
-                _drop_pruned_terms(pipeline)
-        self.classes_ = {"issue": [str(c) for c in self.issue_.classes_], "stance": [str(c) for c in self.stance_.classes_],
-                         "target": [str(c) for c in self.target_.classes_] if self.target_ is not None else []}
+
+    def fit_targets(self, X: pd.DataFrame, y: pd.DataFrame) -> "StatementClassifier":
+        """Fit the target step alone (to evaluate it apart from issue and stance)."""
+        self._fit_target(model_inputs(X).reset_index(drop=True), pd.DataFrame(y).reset_index(drop=True))
         return self
 
     def probabilities(self, X: pd.DataFrame) -> dict[str, pd.DataFrame]:
