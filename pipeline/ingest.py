@@ -16,6 +16,7 @@ from pathlib import Path
 
 import pandas as pd
 
+from pipeline.progress import counted
 from pipeline.segment import compile_furniture, furniture_reason
 
 METADATA_FILE = "metadata.csv"
@@ -162,7 +163,7 @@ def candidate_files(input_dir: Path) -> list[Path]:
 
 
 def read_documents(
-    input_dir: Path, furniture: dict[str, str], max_bytes: int, max_line_chars: int = 1_000_000,
+    input_dir: Path, furniture: dict[str, str], max_bytes: int, max_line_chars: int = 1_000_000, progress=None,
 ) -> tuple[pd.DataFrame, list[SetAside], list[dict]]:
     """Documents of ``input_dir`` (one row each), the files set aside with reasons, and an
     account of every input file: path, size, content hash, outcome, reason, encoding, notes."""
@@ -177,7 +178,7 @@ def read_documents(
         set_aside.append(SetAside(str(path), reason, size, digest))
         inputs.append({"path": str(path), "size": size, "sha256": digest, "outcome": "set aside", "reason": reason})
 
-    for path in candidate_files(input_dir):
+    for path in counted(candidate_files(input_dir), progress):  # progress(n): a plain callable, told of each file
         size = path.lstat().st_size
         if path.is_symlink() and root not in path.resolve().parents:
             aside(path, "a symbolic link to a file outside the input folder", size, "")
