@@ -59,3 +59,22 @@ def trained_model(models_dir):
     from pipeline.registry import current_version, load_version
 
     return load_version(models_dir, current_version(models_dir))
+
+
+@pytest.fixture(scope="session")
+def prefect_env(prefect_server):
+    """The environment for a command-line subprocess that should use the tests' Prefect server
+    (no temporary server of its own: faster)."""
+    from prefect.settings import PREFECT_API_URL
+
+    return {**os.environ, "PREFECT_API_URL": PREFECT_API_URL.value()}
+
+
+def many_documents(folder: Path, n: int = 40) -> Path:
+    """``n`` distinct short documents cut from the seeds' paragraphs, in ``folder``."""
+    folder.mkdir(parents=True, exist_ok=True)
+    paragraphs = [p.strip() for path in SEED_FILES for p in path.read_text(encoding="utf-8").split("\n\n") if len(p.strip()) > 200]
+    for i in range(n):
+        picked = [paragraphs[(i * 3 + k) % len(paragraphs)] for k in range(3)]
+        (folder / f"doc_{i:03d}.txt").write_text(f"Statement number {i} by Sergey Lavrov\n\n" + "\n\n".join(picked) + "\n", encoding="utf-8")
+    return folder
