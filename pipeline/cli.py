@@ -147,8 +147,12 @@ def run(args: argparse.Namespace, config: Config) -> int:
     from pipeline.flow import check_input_folder, run_flow
 
     # everything that can be known before the work starts
-    check_input_folder(config.input_dir)
     check_writable(config.output_dir, "output folder")
+    try:
+        check_input_folder(config.input_dir)
+    except OSError as err:
+        _record_failure(config, err)
+        raise
     if config.model_dir.exists() or not config.model_dir.parent.exists() or os.access(config.model_dir.parent, os.W_OK):
         check_writable(config.model_dir, "models folder")
     args._log = config.output_dir / LOG_FILE
@@ -159,16 +163,30 @@ def run(args: argparse.Namespace, config: Config) -> int:
         if lock.acquire(blocking=False):
             _exit_now(130 if signal_name == "SIGINT" else 143, f"interrupted ({signal_name}): stopped; {kept(config.output_dir)}", server)
 
+    fired: list[str] = []
     try:
-        with runtime.stopped_by_signals(hard_stop), runtime.prefect_logging(args.verbose, args._log), \
+        with runtime.stopped_by_signals(hard_stop) as fired, runtime.prefect_logging(args.verbose, args._log), \
                 progress.reporting(progress.for_stream(sys.stdout, quiet=args.quiet)):
             with runtime.prefect_server() as server:
                 result = run_flow(config)
-    except runtime.Interrupted as err:
-        hard_stop(err.signal_name)
+    except BaseException as err:
+        # whatever a library made of the interrupt on its way up, it was the interrupt
+        if isinstance(err, runtime.Interrupted) or fired:
+            hard_stop(err.signal_name if isinstance(err, runtime.Interrupted) else fired[0])
         raise
     print(summary_line(result, config), flush=True)
     return 0
+
+
+def _record_failure(config: Config, err: BaseException) -> None:
+    """A run that fails before the flow starts still says so in run-failed.json (the last good
+    reports stay as they were)."""
+    from pipeline.accounting import RunRecord
+    from pipeline.outputs import record_failure
+
+    record = RunRecord(config.input_dir, config.output_dir)
+    record.data["settings"] = config.settings()
+    record_failure(config.output_dir, record.json("failed", str(err)))
 
 
 def summary_line(result: dict, config: Config) -> str:

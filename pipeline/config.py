@@ -76,6 +76,8 @@ class Config:
         default = cls()
         for key, value in data.items():
             expected = type(getattr(default, key))
+            if isinstance(getattr(default, key), Path):
+                expected = Path
             if key in ("workers", "dask_address"):
                 expected = int if key == "workers" else str
             if expected is Path:

@@ -11,6 +11,7 @@ import pandas as pd
 from prefect import flow, get_run_logger, task, unmapped
 from prefect.artifacts import create_markdown_artifact, create_table_artifact
 from prefect.cache_policies import NO_CACHE
+from prefect.exceptions import TerminationSignal
 from prefect.task_runners import ThreadPoolTaskRunner
 
 from pipeline import outputs, progress, stages
@@ -111,7 +112,7 @@ def stance_report(config: Config = Config()) -> dict:
                 return _reuse(config, record, previous)
             return _run(config, record)
         except BaseException as err:
-            status = "interrupted" if isinstance(err, KeyboardInterrupt) else "failed"
+            status = "interrupted" if isinstance(err, (KeyboardInterrupt, TerminationSignal)) else "failed"
             outputs.record_failure(config.output_dir, record.json(status, str(err) or type(err).__name__))
             raise
 

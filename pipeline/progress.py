@@ -112,7 +112,8 @@ class PlainReporter(Reporter):
 
     def _print(self, stage: _Stage) -> None:
         stream = self.stream or sys.stdout
-        print(stage.line(), file=stream, flush=True)
+        stream.write(stage.line() + "\n")  # not print(): the flow's log_prints would send it to the log
+        stream.flush()
         self._last[stage.name] = time.monotonic()
 
     def _opened(self, stage: _Stage) -> None:
@@ -136,7 +137,7 @@ class BarReporter(Reporter):
 
         self._progress = Progress(TextColumn("{task.description:<8}"), BarColumn(), MofNCompleteColumn(),
                                   TextColumn("{task.fields[unit]}"), TextColumn("{task.fields[rate]}"),
-                                  TimeElapsedColumn(), TextColumn("left"), TimeRemainingColumn(),
+                                  TimeElapsedColumn(), TextColumn("elapsed,"), TimeRemainingColumn(), TextColumn("left"),
                                   console=Console(file=sys.stdout), transient=False)
         self._progress.start()
         self._tasks: dict[str, int] = {}

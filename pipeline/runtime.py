@@ -95,7 +95,21 @@ def prefect_server() -> Iterator[object | None]:
         with temporary_settings(updates={PREFECT_API_URL: server.api_url}):
             yield server
     finally:
+        drain_prefect()
         stop_server(server)
+
+
+def drain_prefect(timeout: float = 5.0) -> None:
+    """Send the logs and events Prefect still holds while its server is up (else, at exit, it
+    retries against a stopped server and prints connection errors)."""
+    try:
+        from prefect.events.worker import EventsWorker
+        from prefect.logging.handlers import APILogWorker
+
+        for service in (APILogWorker, EventsWorker):
+            service.drain_all(timeout=timeout)
+    except Exception:  # noqa: BLE001 (best effort: nothing of the run depends on it)
+        pass
 
 
 def stop_server(server, wait: float = 5.0) -> None:
@@ -132,8 +146,8 @@ def prefect_logging(verbose: bool, log_file: Path | None) -> Iterator[None]:
     loggers = [logging.getLogger()] + [l for l in logging.Logger.manager.loggerDict.values() if isinstance(l, logging.Logger)]
     for logger in loggers:
         for handler in list(logger.handlers):
-            if type(handler) is not logging.FileHandler and isinstance(handler, logging.StreamHandler) \
-                    and getattr(handler, "stream", None) in (sys.stderr, sys.stdout, sys.__stderr__, sys.__stdout__):
+            # every console handler (Prefect's rich one, its debug one, anything printing to a stream)
+            if isinstance(handler, logging.StreamHandler) and not isinstance(handler, logging.FileHandler):
                 logger.removeHandler(handler)
                 replaced.append((logger, handler))
                 if target not in logger.handlers:
@@ -151,13 +165,14 @@ def prefect_logging(verbose: bool, log_file: Path | None) -> Iterator[None]:
 
 
 @contextmanager
-def stopped_by_signals(on_timeout: Callable[[str], None]) -> Iterator[None]:
+def stopped_by_signals(on_timeout: Callable[[str], None]) -> Iterator[list[str]]:
     """SIGINT and SIGTERM raise :class:`Interrupted`; if the process is still running
-    ``GRACE_SECONDS`` later (or a second signal comes), ``on_timeout(signal name)`` ends it."""
-    if threading.current_thread() is not threading.main_thread():
-        yield
-        return
+    ``GRACE_SECONDS`` later (or a second signal comes), ``on_timeout(signal name)`` ends it.
+    Yields the list of the signals received (empty until one comes)."""
     fired: list[str] = []
+    if threading.current_thread() is not threading.main_thread():
+        yield fired
+        return
 
     def handler(signum, frame):
         name = signal.Signals(signum).name
@@ -172,7 +187,7 @@ def stopped_by_signals(on_timeout: Callable[[str], None]) -> Iterator[None]:
 
     previous = {s: signal.signal(s, handler) for s in (signal.SIGINT, signal.SIGTERM)}
     try:
-        yield
+        yield fired
     finally:
         for s, h in previous.items():
             signal.signal(s, h)
