@@ -39,6 +39,14 @@ def _link(target: str, at: Path) -> None:
         raise
 
 
+def _same_file(source: Path, target: Path) -> None:
+    """``target`` the same file as ``source``: a hard link, or a copy where links are not allowed."""
+    try:
+        os.link(source, target)
+    except OSError:
+        shutil.copy2(source, target)
+
+
 def current_set(output_dir: Path) -> Path | None:
     """The folder of the complete set readers see now, if any."""
     pointer = Path(output_dir) / CURRENT
@@ -62,7 +70,7 @@ def prepare(output_dir: Path) -> None:
         # to identical content, so the set a reader sees never changes
         legacy = _new_set_folder(output_dir, "legacy")
         for name in plain:
-            os.link(output_dir / name, legacy / name)
+            _same_file(output_dir / name, legacy / name)
         _switch(output_dir, legacy)
         current = legacy
     if current is not None:
@@ -121,7 +129,7 @@ class NewSet:
         """Carry reports of the current set over unchanged (hard links: no copying)."""
         current = current_set(self.output_dir)
         for name in names:
-            os.link(current / name, self.folder / name)
+            _same_file(current / name, self.folder / name)
 
     def path(self, name: str) -> Path:
         """Where ``name`` is seen once the set is committed."""
