@@ -196,7 +196,7 @@ def summary_line(result: dict, config: Config) -> str:
     times = ", ".join(f"{k} {v:.1f} s" for k, v in durations.items() if k not in ("total", "up-to-date check"))
     names = ", ".join(Path(f).name for f in result["files"])
     head = "done (reports up to date: nothing changed)" if result.get("reused") else "done"
-    return (f"{head}: {result['documents']} document(s) read, {aside}; {result['sentences']:,} sentence rows; "
+    return (f"{head}: {result['documents']:,} document(s) read, {aside}; {result['sentences']:,} sentence rows; "
             f"model {result['model']}; {times + ', ' if times else ''}total {durations.get('total', 0):.1f} s; "
             f"reports in {out}/: {names}")
 

@@ -49,9 +49,11 @@ class _Stage:
         total = f"/{self.total:,}" if self.total is not None else ""
         share = f" ({100 * self.done / self.total:.0f}%)" if self.total else ""
         text = f"{self.name}: {self.done:,}{total} {self.unit}{share}"
+        speed = (f"{1 / rate:,.0f} s each" if rate < 1 else f"{rate:,.1f} {self.unit}/s" if rate < 10
+                 else f"{rate:,.0f} {self.unit}/s") if rate > 0 else ""
         if self.finished is not None:
-            return f"{text}, done in {elapsed:.1f} s" + (f" ({rate:,.0f} {self.unit}/s)" if rate and elapsed >= 0.05 else "")
-        text += f", {rate:,.1f} {self.unit}/s" if rate < 10 else f", {rate:,.0f} {self.unit}/s"
+            return f"{text}, done in {elapsed:.1f} s" + (f" ({speed})" if speed and elapsed >= 0.05 else "")
+        text += f", {speed}" if speed else ""
         if self.total and rate > 0:
             text += f", about {_duration((self.total - self.done) / rate)} left"
         return text
@@ -120,7 +122,7 @@ class PlainReporter(Reporter):
         self._last[stage.name] = time.monotonic()
 
     def _advanced(self, stage: _Stage) -> None:
-        if time.monotonic() - self._last.get(stage.name, 0) >= self.interval:
+        if stage.done != stage.total and time.monotonic() - self._last.get(stage.name, 0) >= self.interval:
             self._print(stage)
 
     def _finished(self, stage: _Stage) -> None:
