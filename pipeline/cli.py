@@ -91,7 +91,8 @@ def describe(err: BaseException) -> str:
             return f"read-only file system: {text}{where}; choose another --output"
         return f"{text}{where}"
     if isinstance(err, (ValueError, RuntimeError, OSError, KeyError)):
-        return str(err).strip().splitlines()[0] if str(err).strip() else type(err).__name__
+        # our own messages, whole (a list of bad label rows takes a line each); never a traceback
+        return str(err).strip() or type(err).__name__
     return f"{type(err).__name__}: {str(err).strip().splitlines()[0] if str(err).strip() else 'unexpected failure'}"
 
 
