@@ -133,7 +133,7 @@ def prefect_logging(verbose: bool, log_file: Path | None) -> Iterator[None]:
     if verbose:
         yield
         return
-    import prefect  # noqa: F401  (configures Prefect's logging first)
+    import prefect.main  # noqa: F401  (configures Prefect's logging first, on import)
 
     replaced: list[tuple[logging.Logger, logging.Handler]] = []
     target: logging.Handler = logging.NullHandler()

@@ -7,6 +7,11 @@ os.environ.setdefault("HF_DATASETS_OFFLINE", "1")
 os.environ.setdefault("HF_HUB_OFFLINE", "1")
 os.environ.setdefault("PREFECT_SERVER_ANALYTICS_ENABLED", "false")
 
+# Prefect binds its console log handler to the sys.stderr of the moment it is first imported:
+# import it now, under pytest's session-long capture, not inside a test whose capsys stream
+# is closed when that test ends (later tests' Prefect logs would then fail to write).
+import prefect.main  # noqa: E402,F401  (prefect.main configures logging on import)
+
 ROOT = Path(__file__).resolve().parent.parent
 SEEDS = ROOT / "seeds"
 LABELS = ROOT / "labels"
