@@ -77,6 +77,43 @@ class Config:
                 "char_weight": self.char_weight, "embedding_weight": self.embedding_weight,
                 "embeddings": self.sentence_embeddings}
 
+    def settings(self) -> dict:
+        """The settings as plain JSON values (for ``run.json``)."""
+        return {k: (str(v) if isinstance(v, Path) else v) for k, v in dataclasses.asdict(self).items()}
+
+    @classmethod
+    def from_toml(cls, path: Path) -> "Config":
+        """The defaults, with the fields a TOML file sets (any field of this class, by name)."""
+        import tomllib
+
+        path = Path(path)
+        try:
+            data = tomllib.loads(path.read_text(encoding="utf-8"))
+        except FileNotFoundError:
+            raise FileNotFoundError(f"config file {path} does not exist") from None
+        except IsADirectoryError:
+            raise ValueError(f"config file {path} is a folder, not a file") from None
+        except (tomllib.TOMLDecodeError, UnicodeDecodeError) as err:
+            raise ValueError(f"config file {path}: not valid TOML: {err}") from None
+        fields = {f.name: f for f in dataclasses.fields(cls)}
+        unknown = sorted(set(data) - set(fields))
+        if unknown:
+            raise ValueError(f"config file {path}: unknown setting(s) {', '.join(unknown)}; known: {', '.join(fields)}")
+        default = cls()
+        for key, value in data.items():
+            expected = type(getattr(default, key))
+            if isinstance(getattr(default, key), Path):
+                expected = Path
+            if key in ("workers", "dask_address"):
+                expected = int if key == "workers" else str
+            if expected is Path:
+                expected = str
+            if expected is float and isinstance(value, int) and not isinstance(value, bool):
+                value = float(value)
+            if not isinstance(value, expected) or (expected is int and isinstance(value, bool)):
+                raise ValueError(f"config file {path}: {key} must be a {expected.__name__}, not {value!r}")
+        return default.replace(**data)
+
     def replace(self, **changes) -> "Config":
         """A copy with ``changes``; ``None`` values (flags not given) keep the default."""
         given = {k: v for k, v in changes.items() if v is not None}

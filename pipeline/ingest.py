@@ -19,6 +19,7 @@ from pathlib import Path
 import pandas as pd
 
 from pipeline.schemas import MetadataSchema, checked
+from pipeline.progress import counted
 from pipeline.segment import compile_furniture, furniture_reason
 
 METADATA_FILE = "metadata.csv"
@@ -340,7 +341,7 @@ def candidate_files(input_dir: Path) -> list[Path]:
 
 def read_documents(
     input_dir: Path, furniture: dict[str, str], max_bytes: int, max_line_chars: int = 1_000_000,
-    metadata_file: Path | None = None, name_pattern: str | None = None,
+    metadata_file: Path | None = None, name_pattern: str | None = None, progress=None,
 ) -> tuple[pd.DataFrame, list[SetAside], list[dict]]:
     """Documents of ``input_dir`` (one row each), the files set aside with reasons, and an
     account of every input file: path, size, content hash, outcome, reason, encoding, notes,
@@ -369,7 +370,7 @@ def read_documents(
         candidates = [c for c in candidates if c.resolve() != Path(metadata_file).resolve()]
     for path, reason in skipped:
         aside(_shown(path), reason, 0 if path.is_dir() else path.lstat().st_size, "")
-    for path in candidates:
+    for path in counted(candidates, progress):  # progress(n): a plain callable, told of each file
         doc_id = path.relative_to(input_dir).as_posix()  # "2017/a.txt": files of two folders may share a name
         size = path.lstat().st_size
         if path.is_symlink() and root not in path.resolve().parents:
