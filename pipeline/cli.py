@@ -45,6 +45,12 @@ def parser() -> argparse.ArgumentParser:
     run = sub.add_parser("run", help="run the flow on a folder of documents and write reports")
     run.add_argument("--input", dest="input_dir", help=f"folder of documents (default: {DEFAULTS.input_dir}/)")
     run.add_argument("--output", dest="output_dir", help=f"folder for reports (default: {DEFAULTS.output_dir}/)")
+    run.add_argument("--metadata", dest="metadata_file", metavar="FILE",
+                     help="CSV of document metadata (file, and any of date, year, speaker, source, title), anywhere; "
+                          "over metadata.csv in the input folder (default: none)")
+    run.add_argument("--name-pattern", dest="name_pattern", metavar="PATTERN",
+                     help="read {speaker} and {year} (or {date}) from file names, e.g. '{speaker}_{session}_{year}' "
+                          "for CHN_70_2015.txt (default: none)")
     run.add_argument("--speaker", dest="main_speaker", help="main speaker when neither metadata nor text names one (default: none)")
     run.add_argument("--workers", type=int, help="run the tasks on a local Dask cluster of N worker processes (default: none, one process)")
     run.add_argument("--dask-address", dest="dask_address",
@@ -216,7 +222,8 @@ def retrain(args: argparse.Namespace, config: Config) -> int:
     check_writable(config.output_dir, "output folder")
     with progress.reporting(progress.for_stream(sys.stdout)) as show:
         result = registry.retrain(config.labels_dir, config.models_folder, taxonomy, accept=args.accept,
-                                  embeddings=config.sentence_embeddings, progress=show.callback("training", "steps"))
+                                  embeddings=config.sentence_embeddings, params=config.model_params(),
+                                  progress=show.callback("training", "steps"))
         show.finish("training")
     import json
 
@@ -233,11 +240,15 @@ def retrain(args: argparse.Namespace, config: Config) -> int:
 
 
 def _current_model(config: Config):
-    from pipeline.registry import model_for_run
+    """The current model, read only: predict and suggest never train; they say so when the
+    model is missing (an error) or was trained on other labels or settings (a warning)."""
+    from pipeline.registry import current_model
     from pipeline.taxonomy import load_taxonomy
 
     taxonomy = load_taxonomy(config.labels_dir)
-    model, _ = model_for_run(config.labels_dir, config.models_folder, taxonomy, config.sentence_embeddings)
+    model, stale = current_model(config.labels_dir, config.models_folder, config.sentence_embeddings, config.model_params())
+    if stale:
+        print(f"warning: {stale}", file=sys.stderr)
     return model, taxonomy
 
 

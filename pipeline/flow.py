@@ -18,11 +18,10 @@ from pipeline import outputs, progress, stages
 from pipeline.accounting import RunRecord, file_sha256, quarantine_csv, run_fingerprint, unchanged_outputs
 from pipeline.ingest import input_entries, METADATA_FILE
 from pipeline.labels import labels_hash
-from pipeline.registry import current_version, version_for
 from pipeline.config import Config, check_folders
 from pipeline.files import folder_lock
 from pipeline.model import StatementModel
-from pipeline.registry import model_for_run
+from pipeline.registry import load_version, train_if_needed
 from pipeline.report import issue_findings
 from pipeline.taxonomy import Taxonomy, load_taxonomy
 
@@ -49,11 +48,24 @@ def segment_task(documents: pd.DataFrame, config: Config) -> pd.DataFrame:
 
 
 @task(name="model", cache_policy=NO_CACHE)
-def model_task(config: Config, taxonomy: Taxonomy) -> StatementModel:
-    model, note = model_for_run(config.labels_dir, config.models_folder, taxonomy, config.sentence_embeddings,
-                                progress=progress.current().callback("training", "steps"))
-    get_run_logger().info("%s; using model %s", note, model.version)
+def model_task(config: Config, version: str) -> StatementModel:
+    """The model the report flow was given: read, never trained here."""
+    model = load_version(config.models_folder, version)
+    get_run_logger().info("using model %s", model.version)
     return model
+
+
+@flow(name="train-model", log_prints=True)
+def train_model(config: Config = Config()) -> str:
+    """The training step: trains a model when the labels (or the model's design) changed since
+    the last one, and returns the current model's version. With ``retrain``, the only writer of
+    the models folder."""
+    taxonomy = load_taxonomy(config.labels_dir)
+    version, note = train_if_needed(config.labels_dir, config.models_folder, taxonomy, config.sentence_embeddings,
+                                    config.model_params(), progress=progress.current().callback("training", "steps"))
+    progress.current().finish("training")
+    get_run_logger().info("%s; current model %s", note, version)
+    return version
 
 
 @task(name="classify", cache_policy=NO_CACHE)
@@ -87,17 +99,19 @@ def task_runner(config: Config):
     return None
 
 
-def run_flow(config: Config) -> dict:
-    """The flow, on the task runner the configuration asks for."""
+def run_flow(config: Config, model_version: str | None = None) -> dict:
+    """What ``run`` does: the training step (unless a model version is given), then the report
+    flow with the version it produced, on the task runner the configuration asks for."""
     check_folders(config)  # before Prefect starts: a refusal costs nothing
+    version = model_version or train_model(config)
     runner = task_runner(config)
-    return (stance_report.with_options(task_runner=runner) if runner else stance_report)(config)
+    return (stance_report.with_options(task_runner=runner) if runner else stance_report)(config, version)
 
 
 # The stages are CPU-bound Python: threads would only contend for the interpreter lock and hold
 # more batches in memory at once. One at a time here; real parallelism is --workers (processes).
 @flow(name="stance-report", log_prints=True, task_runner=ThreadPoolTaskRunner(max_workers=1))
-def stance_report(config: Config = Config()) -> dict:
+def stance_report(config: Config, model_version: str) -> dict:
     """Documents in, labelled sentences and reports out; ``run.json`` accounts for everything.
     The reports change as one set (``pipeline.outputs``); a failed run leaves the last good set
     as it was and says why in ``run-failed.json``."""
@@ -108,19 +122,19 @@ def stance_report(config: Config = Config()) -> dict:
         record.data["settings"] = config.settings()
         try:
             with record.stage("up-to-date check"):
-                fingerprint, previous = up_to_date_task(config)
+                fingerprint, previous = up_to_date_task(config, model_version)
             record.data["fingerprint"] = fingerprint
             if previous:
                 return _reuse(config, record, previous)
-            return _run(config, record)
+            return _run(config, record, model_version, fingerprint)
         except BaseException as err:
             status = "interrupted" if isinstance(err, (KeyboardInterrupt, TerminationSignal)) else "failed"
             outputs.record_failure(config.output_dir, record.json(status, str(err) or type(err).__name__))
             raise
 
 
-def fingerprint_of(config: Config) -> str:
-    """The fingerprint of a run of ``config`` now: inputs, labels, current model, settings, code."""
+def fingerprint_of(config: Config, model_version: str) -> str:
+    """The fingerprint of a run of ``config`` with that model: inputs, labels, model, settings, code."""
     check_input_folder(config.input_dir)
     candidates, skipped = input_entries(config.input_dir)
     files = [*candidates, *(path for path, _ in skipped), Path(config.input_dir) / METADATA_FILE]
@@ -128,7 +142,7 @@ def fingerprint_of(config: Config) -> str:
         files.append(Path(config.metadata_file))  # metadata kept outside the folder is an input too
     hash_ = labels_hash(config.labels_dir)
     settings = {k: v for k, v in vars(config).items() if k not in ("workers", "dask_address")}
-    return run_fingerprint(files, hash_, f"{version_for(hash_, config.sentence_embeddings)}:{current_version(config.models_folder)}", settings)
+    return run_fingerprint(files, hash_, model_version, settings)
 
 
 def check_input_folder(folder: Path) -> None:
@@ -140,9 +154,9 @@ def check_input_folder(folder: Path) -> None:
 
 
 @task(name="up-to-date check", cache_policy=NO_CACHE)
-def up_to_date_task(config: Config) -> tuple[str, dict | None]:
+def up_to_date_task(config: Config, model_version: str) -> tuple[str, dict | None]:
     """The run's fingerprint, and the previous run's record if nothing it depends on changed."""
-    fingerprint = fingerprint_of(config)
+    fingerprint = fingerprint_of(config, model_version)
     return fingerprint, unchanged_outputs(config.output_dir, fingerprint)
 
 
@@ -173,7 +187,7 @@ def _completed(futures, show: progress.Reporter, stage: str, sizes: list[int], r
     return results
 
 
-def _run(config: Config, record: RunRecord) -> dict:
+def _run(config: Config, record: RunRecord, model_version: str, fingerprint: str) -> dict:
     show, remote = progress.current(), task_runner(config) is not None
     taxonomy = load_taxonomy(config.labels_dir)
     with record.stage("ingest"):
@@ -196,8 +210,7 @@ def _run(config: Config, record: RunRecord) -> dict:
     record.count("segment", documents_in=len(documents), rows_out=len(sentences), sentences=int((~sentences["is_furniture"]).sum()),
                  furniture=int(sentences["is_furniture"].sum()), documents_with_rows=sentences["doc_id"].nunique())
     with record.stage("model"):
-        model = model_task(config, taxonomy)
-        show.finish("training")
+        model = model_task(config, model_version)
     record.data["model"] = {"version": model.version, "labels_hash": model.labels_hash}
     with record.stage("classify"):
         show.start("classify", len(sentences), "sentences")
@@ -213,7 +226,7 @@ def _run(config: Config, record: RunRecord) -> dict:
         written = report_task(predictions, documents, set_aside, taxonomy, model.version, config, str(new.folder))
     record.count("report", sentence_rows_written=len(predictions), documents_reported=predictions["doc_id"].nunique(), set_aside_listed=len(set_aside))
     record.data["outputs"] = {name: file_sha256(new.folder / name) for name in written}
-    record.data["fingerprint"] = fingerprint_of(config)  # after training: what the next run will compare
+    record.data["fingerprint"] = fingerprint
     new.write("run.json", record.json("completed"))
     new.commit()  # the one step at which the new set replaces the old
     return {

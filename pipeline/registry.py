@@ -199,11 +199,12 @@ def _save(model: StatementModel, card: dict, model_dir: Path) -> None:
         remove_stale_temporaries(model_dir)
 
 
-def model_for_run(labels_dir: Path, model_dir: Path, taxonomy: Taxonomy, embeddings: bool = True,
-                  params: dict | None = None, progress=None) -> tuple[StatementModel, str]:
-    """The model a run uses: when the labels changed since any model was trained, train one
-    (the accept rule applies); then the current model. Returns (model, what happened).
-    Another run may be training the same model: after taking the lock, look again."""
+def train_if_needed(labels_dir: Path, model_dir: Path, taxonomy: Taxonomy, embeddings: bool = True,
+                    params: dict | None = None, progress=None) -> tuple[str, str]:
+    """The training step of a run, and the only code besides ``retrain`` that writes a models
+    folder: when no model was trained on these labels (and this model design) yet, train one
+    (the accept rule applies). Returns the current version and what happened. Another run may be
+    training the same model: after taking the lock, look again."""
     version = version_for(labels_hash(labels_dir), embeddings, params)
     note = f"reused model {version}"
     trained = lambda: (Path(model_dir) / version / "model.skops").exists()  # noqa: E731
@@ -217,6 +218,33 @@ def model_for_run(labels_dir: Path, model_dir: Path, taxonomy: Taxonomy, embeddi
                 note = f"labels changed: trained model {version}; {result.message}"
     current = current_version(model_dir)
     if current is None:
-        make_current(model_dir, version)
+        with folder_lock(model_dir, "training", wait=True):
+            make_current(model_dir, version)
         current = version
-    return load_version(model_dir, current), note
+    return current, note
+
+
+class ModelMissing(ValueError):
+    """No trained model where one was expected."""
+
+
+def current_model(labels_dir: Path, model_dir: Path, embeddings: bool = True, params: dict | None = None) -> tuple[StatementModel, str]:
+    """The current model, read only, and a warning ("" if none) when the labels or the model's
+    design changed since it was trained; ``ModelMissing`` when there is none."""
+    version = current_version(model_dir)
+    if version is None or not (Path(model_dir) / version / "model.skops").exists():
+        raise ModelMissing(f"no trained model in {model_dir}: train one with `python -m pipeline retrain` "
+                           "(or `python -m pipeline run`, which trains when the labels changed)")
+    model = load_version(model_dir, version)
+    expected = version_for(labels_hash(labels_dir), embeddings, params)
+    stale = "" if expected == version else (
+        f"the current model {version} was not trained on the labels and settings now in {labels_dir} "
+        f"(that model would be {expected}): run `python -m pipeline retrain` to bring it up to date")
+    return model, stale
+
+
+def model_for_run(labels_dir: Path, model_dir: Path, taxonomy: Taxonomy, embeddings: bool = True,
+                  params: dict | None = None, progress=None) -> tuple[StatementModel, str]:
+    """The training step, then the current model: what tests and the benchmark set up with."""
+    version, note = train_if_needed(labels_dir, model_dir, taxonomy, embeddings, params, progress)
+    return load_version(model_dir, version), note

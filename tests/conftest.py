@@ -41,38 +41,14 @@ def taxonomy():
     return load_taxonomy(LABELS)
 
 
-def small_label_set(folder: Path, train_files: int = 14, excerpt_files: int = 120, dev_rows: int = 40) -> Path:
-    """Real labels, fewer of them: the seeds, whole speeches and excerpts of the first few UN
-    files, and a slice of each development speech. Quick to train; tests about the full label
-    set use ``LABELS`` itself."""
-    import shutil
-
-    import pandas as pd
-
-    (folder / "dev").mkdir(parents=True, exist_ok=True)
-    shutil.copy(LABELS / "taxonomy.json", folder)
-    shutil.copy(LABELS / "seeds.csv", folder)
-    for name, files in (("ungdc_train.csv", train_files), ("ungdc_excerpts.csv", excerpt_files), ("ungdc_nato_us.csv", excerpt_files)):
-        frame = pd.read_csv(LABELS / name, keep_default_na=False)
-        frame[frame["file"].isin(sorted(frame["file"].unique())[:files])].to_csv(folder / name, index=False)
-    dev = pd.read_csv(LABELS / "dev" / "ungdc_dev.csv", keep_default_na=False)
-    dev.groupby("file").head(dev_rows).to_csv(folder / "dev" / "ungdc_dev.csv", index=False)
-    return folder
-
-
 @pytest.fixture(scope="session")
-def session_labels(tmp_path_factory):
-    return small_label_set(tmp_path_factory.mktemp("labels"))
-
-
-@pytest.fixture(scope="session")
-def models_dir(tmp_path_factory, taxonomy, session_labels):
-    """A models folder holding the model trained on a small set of the project's labels
-    (trained once for the session)."""
-    from pipeline.registry import model_for_run
+def models_dir(tmp_path_factory, taxonomy):
+    """A models folder holding the model trained on the project's labels (trained once for the
+    session, by the training step a run uses)."""
+    from pipeline.registry import train_if_needed
 
     folder = tmp_path_factory.mktemp("models")
-    model_for_run(session_labels, folder, taxonomy)
+    train_if_needed(LABELS, folder, taxonomy)
     return folder
 
 

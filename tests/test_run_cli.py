@@ -366,7 +366,7 @@ def test_two_runs_sharing_a_fresh_models_folder_train_once(tmp_path, taxonomy, m
     trained = []
     real_load = registry.load_version
 
-    def fake_retrain(labels_dir, model_dir, taxonomy, accept, cross_validate, embeddings, progress=None):
+    def fake_retrain(labels_dir, model_dir, taxonomy, accept, cross_validate, embeddings, params=None, progress=None):
         trained.append(1)
         time.sleep(1.0)  # long enough for the other run to wait for the lock
         version = registry.current_version(models_dir)
