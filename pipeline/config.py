@@ -18,6 +18,11 @@ class Config:
     language: str = "en"
     #: the document's main speaker when neither metadata nor the text names one
     main_speaker: str = ""
+    #: a CSV of metadata anywhere (as the input folder's metadata.csv, which it overrides)
+    metadata_file: Path | None = None
+    #: speaker and year (or date) read out of file names: "{speaker}_{session}_{year}" reads
+    #: CHN_70_2015.txt; below metadata, above what the text states
+    name_pattern: str | None = None
     #: how many preceding sentences a sentence's context holds
     context_sentences: int = 2
     #: documents per segmentation task and sentences per classification task
@@ -42,7 +47,8 @@ class Config:
     #: the classifier's hyperparameters (``pipeline.model.StatementClassifier``)
     issue_C: float = 4.0
     stance_C: float = 1.0
-    target_C: float = 4.0
+    target_C: float = 2.0
+    target_context_weight: float = 1.0
     context_weight: float = 0.6
     stance_context_weight: float = 0.3
     #: sentences before and after a sentence, in its document, whose predicted issues a second
@@ -65,16 +71,53 @@ class Config:
 
     def model_params(self) -> dict:
         """The parameters of ``StatementClassifier`` this configuration sets."""
-        return {"issue_C": self.issue_C, "stance_C": self.stance_C, "target_C": self.target_C,
+        return {"issue_C": self.issue_C, "stance_C": self.stance_C, "target_C": self.target_C, "target_context_weight": self.target_context_weight,
                 "context_weight": self.context_weight, "stance_context_weight": self.stance_context_weight,
                 "passage_window": self.passage_window, "passage_C": self.passage_C,
                 "char_weight": self.char_weight, "embedding_weight": self.embedding_weight,
                 "embeddings": self.sentence_embeddings}
 
+    def settings(self) -> dict:
+        """The settings as plain JSON values (for ``run.json``)."""
+        return {k: (str(v) if isinstance(v, Path) else v) for k, v in dataclasses.asdict(self).items()}
+
+    @classmethod
+    def from_toml(cls, path: Path) -> "Config":
+        """The defaults, with the fields a TOML file sets (any field of this class, by name)."""
+        import tomllib
+
+        path = Path(path)
+        try:
+            data = tomllib.loads(path.read_text(encoding="utf-8"))
+        except FileNotFoundError:
+            raise FileNotFoundError(f"config file {path} does not exist") from None
+        except IsADirectoryError:
+            raise ValueError(f"config file {path} is a folder, not a file") from None
+        except (tomllib.TOMLDecodeError, UnicodeDecodeError) as err:
+            raise ValueError(f"config file {path}: not valid TOML: {err}") from None
+        fields = {f.name: f for f in dataclasses.fields(cls)}
+        unknown = sorted(set(data) - set(fields))
+        if unknown:
+            raise ValueError(f"config file {path}: unknown setting(s) {', '.join(unknown)}; known: {', '.join(fields)}")
+        default = cls()
+        for key, value in data.items():
+            expected = type(getattr(default, key))
+            if isinstance(getattr(default, key), Path):
+                expected = Path
+            if key in ("workers", "dask_address"):
+                expected = int if key == "workers" else str
+            if expected is Path:
+                expected = str
+            if expected is float and isinstance(value, int) and not isinstance(value, bool):
+                value = float(value)
+            if not isinstance(value, expected) or (expected is int and isinstance(value, bool)):
+                raise ValueError(f"config file {path}: {key} must be a {expected.__name__}, not {value!r}")
+        return default.replace(**data)
+
     def replace(self, **changes) -> "Config":
         """A copy with ``changes``; ``None`` values (flags not given) keep the default."""
         given = {k: v for k, v in changes.items() if v is not None}
-        for key in ("input_dir", "output_dir", "labels_dir", "model_dir"):
+        for key in ("input_dir", "output_dir", "labels_dir", "model_dir", "metadata_file"):
             if key in given:
                 given[key] = Path(given[key])
         return dataclasses.replace(self, **given)

@@ -7,6 +7,7 @@ import json
 
 import numpy as np
 import pandas as pd
+from sklearn.base import clone
 from sklearn.calibration import calibration_curve
 from sklearn.metrics import confusion_matrix, f1_score, precision_recall_fscore_support
 from sklearn.model_selection import GroupKFold, cross_val_predict
@@ -40,10 +41,27 @@ def grouped_cv(estimator: StatementClassifier, labels: pd.DataFrame, taxonomy: T
     folds = min(folds, groups.nunique())
     predicted = cross_val_predict(estimator, X, y, groups=groups, cv=GroupKFold(n_splits=folds))
     predicted = pd.DataFrame(predicted, columns=PREDICTED_COLUMNS)
+    predicted["target"] = _cross_validated_targets(estimator, X, y, groups, folds)
     out = _all_scores(X, y, groups, predicted, taxonomy, estimator=None)
     out["folds"] = folds
     out["documents"] = int(groups.nunique())
     return out
+
+
+def _cross_validated_targets(estimator: StatementClassifier, X: pd.DataFrame, y: pd.DataFrame, groups: pd.Series,
+                             folds: int) -> pd.Series:
+    """For each labelled claim, the target that a target model trained on the other folds gives
+    it as a claim with its labelled issue and stance (what the card reports for targets)."""
+    found = pd.Series("", index=X.index, dtype=object)
+    claims = (y["target"] != "").to_numpy()
+    if claims.sum() < folds:
+        return found
+    for train, test in GroupKFold(n_splits=folds).split(X[claims], groups=groups[claims]):
+        rows = np.flatnonzero(claims)
+        fitted = clone(estimator).fit_targets(X.iloc[rows[train]], y.iloc[rows[train]])
+        index = X.index[rows[test]]
+        found[index], _ = fitted.predict_targets(X.loc[index], y.loc[index, "issue"], y.loc[index, "stance"])
+    return found.astype(str)
 
 
 def held_out_scores(model: StatementModel, labels: pd.DataFrame, taxonomy: Taxonomy) -> dict | None:
@@ -75,10 +93,9 @@ def _all_scores(X: pd.DataFrame, y: pd.DataFrame, groups: pd.Series, predicted: 
     if claims.any():
         truth = y["issue"][claims] + ":" + y["target"][claims]
         if estimator is not None:
-            found, _ = estimator.predict_targets(X[claims], y["issue"][claims])
-        else:  # cross-validated: what the fold's model said for these rows, where it saw a claim on that issue
-            found = pd.Series(np.where(predicted["issue"][claims].to_numpy() == y["issue"][claims].to_numpy(),
-                                       predicted["target"][claims].astype(str).to_numpy(), ""), index=truth.index)
+            found, _ = estimator.predict_targets(X[claims], y["issue"][claims], y["stance"][claims])
+        else:  # cross-validated: the fold's target model on these claims (``_cross_validated_targets``)
+            found = predicted["target"][claims].astype(str)
         guess = y["issue"][claims] + ":" + found.astype(str)
         classes = sorted(set(truth))
         out["target"] = scores(truth, guess, classes)
@@ -174,12 +191,14 @@ def markdown_card(card: dict, taxonomy: Taxonomy) -> str:
     lines += [f"- Labels hash: `{card['labels_hash']}`", f"- Trained: {card['trained_at']} in {card['training_seconds']:.1f} s",
               f"- Training sentences: {card['label_counts']['total']} from {card['label_counts']['documents']} documents",
               f"- Made current: {'yes' if card.get('current') else 'no'}{' — ' + card['decision'] if card.get('decision') else ''}",
-              "- Features: issue, word n-grams of the sentence, its context and its passage (the sentences around it in "
-              "its document) and the taxonomy's terms in each (each term, and per issue whether any of its terms occurs); "
+              "- Features: issue, word n-grams of the sentence and its context and the taxonomy's terms in both (each term, "
+              "and per issue whether any of its terms occurs)" + (", then the issues predicted around it in its document"
+                                                                  if (card.get("parameters") or {}).get("passage_window") else "") + "; "
               "stance, word n-grams, character 4-grams" + (" and the sentence's static embedding (distilled from all-MiniLM-L6-v2)"
                                                           if card.get("sentence_embeddings", True)
                                                           else " (no sentence embeddings: trained with --no-embeddings)")
-              + "; target, word n-grams and each target's terms, among the targets of the claim's issue",
+              + "; target, word n-grams of the sentence and its context, each target's terms, the claim's stance and the "
+                "sentence's embedding, among the targets of the claim's issue",
               f"- Parameters: `{json.dumps(card.get('parameters', {}), sort_keys=True)}`", ""]
     lines += ["## Labels", "", "| issue | sentences |", "|---|---|"]
     lines += [f"| {k} | {v} |" for k, v in card["label_counts"]["issue"].items()]

@@ -2,19 +2,22 @@
 
 from __future__ import annotations
 
-import fcntl
+import errno
 import os
 import re
+import secrets
 import shutil
-import tempfile
 from contextlib import contextmanager
 from pathlib import Path
 from typing import Iterator
 
 import pandas as pd
+from filelock import FileLock, Timeout
 
 TEMP_PREFIX = ".tmp-"
 LOCK_FILE = ".lock"
+#: who holds the lock, for the message a second process gets
+OWNER_FILE = ".lock-owner"
 
 
 # A cell a spreadsheet would run as a formula (OWASP, "CSV injection"); apostrophes already
@@ -53,58 +56,100 @@ def restored_frame(frame: pd.DataFrame) -> pd.DataFrame:
     return frame
 
 
-def _umask() -> int:
-    mask = os.umask(0)
-    os.umask(mask)
-    return mask
+def _temporary_name(folder: Path, name: str) -> Path:
+    return Path(folder) / f"{TEMP_PREFIX}{name}-{secrets.token_hex(4)}"
 
 
 def atomic_write(path: Path, text: str) -> None:
-    """Write aside in the same folder, then rename into place: the old file or the new, never half."""
+    """Write aside in the same folder, then rename into place: the old file or the new, never half.
+    The file is created with mode 0666 less the umask, as ``open`` does (no process-wide umask change)."""
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f"{TEMP_PREFIX}{path.name}-")
+    tmp = _temporary_name(path.parent, path.name)
+    fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o666)
     try:
         with os.fdopen(fd, "w", encoding="utf-8", newline="") as fh:
             fh.write(text)
             fh.flush()
             os.fsync(fh.fileno())
-        os.chmod(tmp, 0o666 & ~_umask())  # mkstemp makes 0600; a report is for everyone the folder allows
         os.replace(tmp, path)
     except BaseException:
-        Path(tmp).unlink(missing_ok=True)
+        tmp.unlink(missing_ok=True)
         raise
+
+
+def make_temporary_folder(parent: Path, label: str) -> Path:
+    """A new empty folder ``parent/.tmp-<label>-XXXXXXXX``, mode 0777 less the umask (unlike
+    ``tempfile.mkdtemp``'s 0700, so a shared folder stays readable to whom the umask allows)."""
+    Path(parent).mkdir(parents=True, exist_ok=True)
+    while True:
+        folder = _temporary_name(parent, label)
+        try:
+            folder.mkdir(0o777)
+            return folder
+        except FileExistsError:
+            continue
+
+
+def fsync_folder(folder: Path) -> None:
+    """Make the renames in ``folder`` durable."""
+    fd = os.open(folder, os.O_RDONLY)
+    try:
+        os.fsync(fd)
+    finally:
+        os.close(fd)
 
 
 def remove_stale_temporaries(folder: Path) -> list[Path]:
     """Temporary files and folders a killed run left behind (call with the folder's lock held)."""
     removed = []
     for path in Path(folder).glob(f"{TEMP_PREFIX}*"):
-        shutil.rmtree(path) if path.is_dir() else path.unlink(missing_ok=True)
+        shutil.rmtree(path) if path.is_dir() and not path.is_symlink() else path.unlink(missing_ok=True)
         removed.append(path)
     return removed
 
 
+def check_writable(folder: Path, what: str = "output folder") -> None:
+    """Raise a one-line error unless files can be created in ``folder`` (created if missing):
+    called before the work starts, so a read-only or full folder is found at once."""
+    folder = Path(folder)
+    if folder.exists() and not folder.is_dir():
+        raise NotADirectoryError(errno.ENOTDIR, f"the {what} {folder} is a file, not a folder")
+    try:
+        folder.mkdir(parents=True, exist_ok=True)
+        probe = _temporary_name(folder, "probe")
+        fd = os.open(probe, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o666)
+        try:
+            os.write(fd, b"probe\n")
+            os.fsync(fd)
+        finally:
+            os.close(fd)
+            probe.unlink(missing_ok=True)
+    except OSError as err:
+        raise OSError(err.errno, f"cannot write to the {what} {folder}: {err.strerror}") from None
+
+
 @contextmanager
 def folder_lock(folder: Path, what: str = "run", wait: bool = False) -> Iterator[None]:
-    """Hold ``folder/.lock`` for the block; if another process holds it, wait (``wait``) or
-    refuse at once. The operating system releases it when the process ends, even by ``kill -9``."""
+    """Hold ``folder/.lock`` (``filelock``) for the block; if another process holds it, wait
+    (``wait``) or refuse at once. The operating system releases it when the process ends, even by
+    ``kill -9``."""
     folder = Path(folder)
     folder.mkdir(parents=True, exist_ok=True)
-    with open(folder / LOCK_FILE, "a+", encoding="utf-8") as fh:
+    lock = FileLock(folder / LOCK_FILE, timeout=-1 if wait else 0, thread_local=False)
+    owner = folder / OWNER_FILE
+    try:
+        lock.acquire()
+    except Timeout:
         try:
-            fcntl.flock(fh, fcntl.LOCK_EX if wait else fcntl.LOCK_EX | fcntl.LOCK_NB)
-        except BlockingIOError:
-            fh.seek(0)
-            holder = fh.read().strip() or "another process"
-            raise RuntimeError(f"{folder} is in use by another {what} ({holder}); try again when it has finished") from None
-        fh.seek(0)
-        fh.truncate()
-        fh.write(f"pid {os.getpid()}\n")
-        fh.flush()
-        try:
-            yield
-        finally:
-            fh.seek(0)
-            fh.truncate()
-            fcntl.flock(fh, fcntl.LOCK_UN)
+            holder = owner.read_text(encoding="utf-8").strip()
+        except OSError:
+            holder = ""
+        raise RuntimeError(f"{folder} is in use by another {what} ({holder or 'another process'}); "
+                           "try again when it has finished") from None
+    try:
+        atomic_write(owner, f"pid {os.getpid()}\n")
+        yield
+    finally:
+        owner.unlink(missing_ok=True)
+        lock.release()

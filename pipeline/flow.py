@@ -11,17 +11,17 @@ import pandas as pd
 from prefect import flow, get_run_logger, task, unmapped
 from prefect.artifacts import create_markdown_artifact, create_table_artifact
 from prefect.cache_policies import NO_CACHE
+from prefect.exceptions import TerminationSignal
 from prefect.task_runners import ThreadPoolTaskRunner
 
-from pipeline import stages
+from pipeline import outputs, progress, stages
 from pipeline.accounting import RunRecord, file_sha256, quarantine_csv, run_fingerprint, unchanged_outputs
 from pipeline.ingest import input_entries, METADATA_FILE
 from pipeline.labels import labels_hash
-from pipeline.registry import current_version, version_for
 from pipeline.config import Config, check_folders
-from pipeline.files import atomic_write, folder_lock, remove_stale_temporaries
+from pipeline.files import folder_lock
 from pipeline.model import StatementModel
-from pipeline.registry import model_for_run
+from pipeline.registry import load_version, train_if_needed
 from pipeline.report import issue_findings
 from pipeline.taxonomy import Taxonomy, load_taxonomy
 
@@ -32,7 +32,7 @@ class NoUsableDocuments(RuntimeError):
 
 @task(name="ingest", cache_policy=NO_CACHE)
 def ingest_task(config: Config) -> tuple[pd.DataFrame, pd.DataFrame, list[dict]]:
-    documents, set_aside, inputs = stages.ingest_with_account(config)
+    documents, set_aside, inputs = stages.ingest_with_account(config, progress=progress.current().callback("ingest", "files"))
     logger = get_run_logger()
     logger.info("read %d document(s), set aside %d file(s)", len(documents), len(set_aside))
     for row in set_aside.itertuples():
@@ -42,33 +42,48 @@ def ingest_task(config: Config) -> tuple[pd.DataFrame, pd.DataFrame, list[dict]]
 
 @task(name="segment", cache_policy=NO_CACHE)
 def segment_task(documents: pd.DataFrame, config: Config) -> pd.DataFrame:
-    sentences = stages.segment(documents, config)
+    sentences = stages.segment(documents, config, progress=progress.current().callback("segment", "documents"))
     get_run_logger().info("%d document(s) -> %d sentence rows", len(documents), len(sentences))
     return sentences
 
 
 @task(name="model", cache_policy=NO_CACHE)
-def model_task(config: Config, taxonomy: Taxonomy) -> StatementModel:
-    model, note = model_for_run(config.labels_dir, config.models_folder, taxonomy, config.sentence_embeddings)
-    get_run_logger().info("%s; using model %s", note, model.version)
+def model_task(config: Config, version: str) -> StatementModel:
+    """The model the report flow was given: read, never trained here."""
+    model = load_version(config.models_folder, version)
+    get_run_logger().info("using model %s", model.version)
     return model
+
+
+@flow(name="train-model", log_prints=True)
+def train_model(config: Config = Config()) -> str:
+    """The training step: trains a model when the labels (or the model's design) changed since
+    the last one, and returns the current model's version. With ``retrain``, the only writer of
+    the models folder."""
+    taxonomy = load_taxonomy(config.labels_dir)
+    version, note = train_if_needed(config.labels_dir, config.models_folder, taxonomy, config.sentence_embeddings,
+                                    config.model_params(), progress=progress.current().callback("training", "steps"))
+    progress.current().finish("training")
+    get_run_logger().info("%s; current model %s", note, version)
+    return version
 
 
 @task(name="classify", cache_policy=NO_CACHE)
 def classify_task(sentences: pd.DataFrame, model: StatementModel, taxonomy: Taxonomy, config: Config) -> pd.DataFrame:
-    return stages.classify(sentences, model, taxonomy, config)
+    return stages.classify(sentences, model, taxonomy, config, progress=progress.current().callback("classify", "sentences"))
 
 
 @task(name="report", cache_policy=NO_CACHE, retries=2, retry_delay_seconds=1)
-def report_task(predictions, documents, set_aside, taxonomy, model_version, config: Config) -> list[str]:
+def report_task(predictions, documents, set_aside, taxonomy, model_version, config: Config, folder: str) -> list[str]:
+    """Write the reports into ``folder``, the new set being written aside (``pipeline.outputs``)."""
     files = stages.report(predictions, documents, set_aside, taxonomy, model_version, config)
     files["quarantine.csv"] = quarantine_csv(set_aside)
-    written = stages.write_files(files, config.output_dir)
+    written = stages.write_files(files, Path(folder))
     create_markdown_artifact(files["summary.md"], key="stance-summary", description="Where the speaker stands")
     create_table_artifact(issue_findings(predictions, taxonomy).to_dict(orient="records"), key="stance-by-issue",
                           description="Main speaker's sentences by issue and stance")
-    get_run_logger().info("wrote %s", ", ".join(str(p) for p in written))
-    return [str(p) for p in written]
+    get_run_logger().info("wrote %s", ", ".join(p.name for p in written))
+    return [p.name for p in written]
 
 
 def task_runner(config: Config):
@@ -84,49 +99,64 @@ def task_runner(config: Config):
     return None
 
 
-def run_flow(config: Config) -> dict:
-    """The flow, on the task runner the configuration asks for."""
+def run_flow(config: Config, model_version: str | None = None) -> dict:
+    """What ``run`` does: the training step (unless a model version is given), then the report
+    flow with the version it produced, on the task runner the configuration asks for."""
     check_folders(config)  # before Prefect starts: a refusal costs nothing
+    version = model_version or train_model(config)
     runner = task_runner(config)
-    return (stance_report.with_options(task_runner=runner) if runner else stance_report)(config)
+    return (stance_report.with_options(task_runner=runner) if runner else stance_report)(config, version)
 
 
 # The stages are CPU-bound Python: threads would only contend for the interpreter lock and hold
 # more batches in memory at once. One at a time here; real parallelism is --workers (processes).
 @flow(name="stance-report", log_prints=True, task_runner=ThreadPoolTaskRunner(max_workers=1))
-def stance_report(config: Config = Config()) -> dict:
-    """Documents in, labelled sentences and reports out; ``run.json`` accounts for everything."""
+def stance_report(config: Config, model_version: str) -> dict:
+    """Documents in, labelled sentences and reports out; ``run.json`` accounts for everything.
+    The reports change as one set (``pipeline.outputs``); a failed run leaves the last good set
+    as it was and says why in ``run-failed.json``."""
     check_folders(config)
     with folder_lock(config.output_dir, "run"):
-        remove_stale_temporaries(config.output_dir)
+        outputs.prepare(config.output_dir)
         record = RunRecord(config.input_dir, config.output_dir)
+        record.data["settings"] = config.settings()
         try:
             with record.stage("up-to-date check"):
-                fingerprint, previous = up_to_date_task(config)
+                fingerprint, previous = up_to_date_task(config, model_version)
             record.data["fingerprint"] = fingerprint
             if previous:
                 return _reuse(config, record, previous)
-            return _run(config, record)
-        except Exception as err:
-            atomic_write(config.output_dir / "run.json", record.json("failed", str(err)))
+            return _run(config, record, model_version, fingerprint)
+        except BaseException as err:
+            status = "interrupted" if isinstance(err, (KeyboardInterrupt, TerminationSignal)) else "failed"
+            outputs.record_failure(config.output_dir, record.json(status, str(err) or type(err).__name__))
             raise
 
 
-def fingerprint_of(config: Config) -> str:
-    """The fingerprint of a run of ``config`` now: inputs, labels, current model, settings, code."""
-    if not Path(config.input_dir).is_dir():
-        raise FileNotFoundError(f"input folder {config.input_dir} does not exist")
+def fingerprint_of(config: Config, model_version: str) -> str:
+    """The fingerprint of a run of ``config`` with that model: inputs, labels, model, settings, code."""
+    check_input_folder(config.input_dir)
     candidates, skipped = input_entries(config.input_dir)
     files = [*candidates, *(path for path, _ in skipped), Path(config.input_dir) / METADATA_FILE]
+    if config.metadata_file:
+        files.append(Path(config.metadata_file))  # metadata kept outside the folder is an input too
     hash_ = labels_hash(config.labels_dir)
     settings = {k: v for k, v in vars(config).items() if k not in ("workers", "dask_address")}
-    return run_fingerprint(files, hash_, f"{version_for(hash_, config.sentence_embeddings)}:{current_version(config.models_folder)}", settings)
+    return run_fingerprint(files, hash_, model_version, settings)
+
+
+def check_input_folder(folder: Path) -> None:
+    folder = Path(folder)
+    if folder.exists() and not folder.is_dir():
+        raise NotADirectoryError(f"--input {folder} is a file, not a folder: give the folder that holds the documents")
+    if not folder.is_dir():
+        raise FileNotFoundError(f"input folder {folder} does not exist")
 
 
 @task(name="up-to-date check", cache_policy=NO_CACHE)
-def up_to_date_task(config: Config) -> tuple[str, dict | None]:
+def up_to_date_task(config: Config, model_version: str) -> tuple[str, dict | None]:
     """The run's fingerprint, and the previous run's record if nothing it depends on changed."""
-    fingerprint = fingerprint_of(config)
+    fingerprint = fingerprint_of(config, model_version)
     return fingerprint, unchanged_outputs(config.output_dir, fingerprint)
 
 
@@ -135,47 +165,72 @@ def _reuse(config: Config, record: RunRecord, previous: dict) -> dict:
     for key in ("inputs", "counts", "model", "outputs"):
         record.data[key] = previous.get(key)
     record.data["reused_run_of"] = previous.get("finished")
-    atomic_write(config.output_dir / "run.json", record.json("completed"))
+    new = outputs.NewSet(config.output_dir)
+    new.keep_from_current(previous["outputs"])
+    new.write("run.json", record.json("completed"))
+    new.commit()
     counts = previous["counts"]
     return {"documents": counts["ingest"]["documents_out"], "set_aside": counts["ingest"]["set_aside"],
             "sentences": counts["classify"]["rows_out"], "model": previous["model"]["version"],
-            "files": [str(config.output_dir / name) for name in previous["outputs"]] + [str(config.output_dir / "run.json")],
-            "reused": True}
+            "files": [str(new.path(name)) for name in previous["outputs"]] + [str(new.path("run.json"))],
+            "durations": dict(record.data["durations_seconds"]), "reused": True}
 
 
-def _run(config: Config, record: RunRecord) -> dict:
+def _completed(futures, show: progress.Reporter, stage: str, sizes: list[int], remote: bool) -> list:
+    """The futures' results in order; on a cluster (no progress from inside the tasks) each
+    finished batch moves the stage on."""
+    results = []
+    for future, size in zip(futures, sizes):
+        results.append(future.result())
+        if remote:
+            show.callback(stage)(size)
+    return results
+
+
+def _run(config: Config, record: RunRecord, model_version: str, fingerprint: str) -> dict:
+    show, remote = progress.current(), task_runner(config) is not None
     taxonomy = load_taxonomy(config.labels_dir)
     with record.stage("ingest"):
+        show.start("ingest", len(input_entries(config.input_dir)[0]), "files")
         documents, set_aside, inputs = ingest_task(config)
+        show.finish("ingest")
     record.data["inputs"] = inputs
     record.count("ingest", files_in=len([i for i in inputs if i["outcome"] != "note"]), documents_out=len(documents), set_aside=len(set_aside))
     if documents.empty:
-        atomic_write(config.output_dir / "quarantine.csv", quarantine_csv(set_aside))
+        record.data["set_aside"] = set_aside.reindex(columns=["path", "reason"]).to_dict(orient="records")
         raise NoUsableDocuments(f"no usable document in {config.input_dir}: all {len(set_aside)} file(s) set aside "
-                                f"(reasons in {config.output_dir / 'quarantine.csv'})")
+                                f"(reasons in {config.output_dir / outputs.FAILED}; the last good reports are kept)")
     with record.stage("segment"):
-        segmented = segment_task.map(stages.batches(documents, config.documents_per_batch), unmapped(config))
-        sentences = pd.concat([f.result() for f in segmented], ignore_index=True)
-        del segmented  # the futures hold their results: one copy of the sentences is enough
+        show.start("segment", len(documents), "documents")
+        parts = stages.batches(documents, config.documents_per_batch)
+        segmented = segment_task.map(parts, unmapped(config))
+        sentences = pd.concat(_completed(segmented, show, "segment", [len(p) for p in parts], remote), ignore_index=True)
+        del segmented, parts  # the futures hold their results: one copy of the sentences is enough
+        show.finish("segment")
     record.count("segment", documents_in=len(documents), rows_out=len(sentences), sentences=int((~sentences["is_furniture"]).sum()),
                  furniture=int(sentences["is_furniture"].sum()), documents_with_rows=sentences["doc_id"].nunique())
     with record.stage("model"):
-        model = model_task(config, taxonomy)
+        model = model_task(config, model_version)
     record.data["model"] = {"version": model.version, "labels_hash": model.labels_hash}
     with record.stage("classify"):
-        classified = classify_task.map(stages.batches(sentences, config.sentences_per_batch, key="doc_id"),
-                                       unmapped(model), unmapped(taxonomy), unmapped(config))
-        predictions = pd.concat([f.result() for f in classified], ignore_index=True)
-        del classified
+        show.start("classify", len(sentences), "sentences")
+        parts = stages.batches(sentences, config.sentences_per_batch, key="doc_id")
+        classified = classify_task.map(parts, unmapped(model), unmapped(taxonomy), unmapped(config))
+        predictions = pd.concat(_completed(classified, show, "classify", [len(p) for p in parts], remote), ignore_index=True)
+        del classified, parts
+        show.finish("classify")
     record.count("classify", rows_in=len(sentences), rows_out=len(predictions))
     del sentences
     with record.stage("report"):
-        written = report_task(predictions, documents, set_aside, taxonomy, model.version, config)
+        new = outputs.NewSet(config.output_dir)
+        written = report_task(predictions, documents, set_aside, taxonomy, model.version, config, str(new.folder))
     record.count("report", sentence_rows_written=len(predictions), documents_reported=predictions["doc_id"].nunique(), set_aside_listed=len(set_aside))
-    record.data["outputs"] = {Path(p).name: file_sha256(p) for p in written}
-    record.data["fingerprint"] = fingerprint_of(config)  # after training: what the next run will compare
-    atomic_write(config.output_dir / "run.json", record.json("completed"))
+    record.data["outputs"] = {name: file_sha256(new.folder / name) for name in written}
+    record.data["fingerprint"] = fingerprint
+    new.write("run.json", record.json("completed"))
+    new.commit()  # the one step at which the new set replaces the old
     return {
         "documents": len(documents), "set_aside": len(set_aside), "sentences": len(predictions),
-        "model": model.version, "files": [*written, str(config.output_dir / "run.json")],
+        "model": model.version, "files": [str(new.path(name)) for name in [*written, "run.json"]],
+        "durations": dict(record.data["durations_seconds"]),
     }

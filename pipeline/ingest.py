@@ -19,10 +19,13 @@ from pathlib import Path
 import pandas as pd
 
 from pipeline.schemas import MetadataSchema, checked
+from pipeline.progress import counted
 from pipeline.segment import compile_furniture, furniture_reason
 
 METADATA_FILE = "metadata.csv"
-METADATA_FIELDS = ("date", "speaker", "source", "title")
+METADATA_FIELDS = ("date", "year", "speaker", "source", "title")
+#: fields a name pattern reads; others ("{session}") only have to match
+PATTERN_FIELDS = ("speaker", "year", "date")
 
 _MONTHS = ["January", "February", "March", "April", "May", "June", "July", "August",
            "September", "October", "November", "December"]
@@ -184,12 +187,21 @@ def _word_processor_document(data: bytes) -> str:
 
 
 def read_metadata(input_dir: Path) -> dict[str, dict[str, str]]:
-    """``metadata.csv`` beside the documents: file, then any of date, speaker, source, title.
-    Decoded like a document; an open quote, a row of the wrong length, an impossible date or a
-    file described twice is an error naming the file and line."""
-    path = input_dir / METADATA_FILE
+    """``metadata.csv`` beside the documents (see ``read_metadata_file``); {} when there is none."""
+    path = Path(input_dir) / METADATA_FILE
     if not path.exists():
         return {}
+    return read_metadata_file(path)
+
+
+def read_metadata_file(path: Path) -> dict[str, dict[str, str]]:
+    """A CSV of metadata: file (the document's id), then any of date, year, speaker, source,
+    title. Decoded like a document; an open quote, a row of the wrong length, an impossible
+    date, a year that is not four digits or not the date's, or a file described twice is an
+    error naming the file and line."""
+    path = Path(path)
+    if not path.exists():
+        raise ValueError(f"{path}: metadata file not found")
     if path.is_dir():
         raise ValueError(f"{path} is a folder, not a CSV file of metadata: rename or move it")
     try:
@@ -230,6 +242,59 @@ def read_metadata(input_dir: Path) -> dict[str, dict[str, str]]:
     frame = pd.DataFrame(rows, columns=["path", "line", "file", *METADATA_FIELDS])
     checked(frame.astype({"line": int}), MetadataSchema, f"metadata in {path}")
     return {r["file"]: {k: r[k] for k in METADATA_FIELDS} for r in rows}
+
+
+def compile_name_pattern(pattern: str) -> re.Pattern[str]:
+    """A file-name pattern ("{speaker}_{session}_{year}") as a regular expression over the
+    whole stem of a file name: ``{year}`` is four digits, ``{date}`` YYYY-MM-DD, any other field
+    one or more characters (``{speaker}`` is read, the others only have to match)."""
+    parts = re.split(r"(\{[^{}]*\})", pattern)
+    regex, seen = [], set()
+    for part in parts:
+        if part.startswith("{") and part.endswith("}"):
+            name = part[1:-1].strip()
+            if not name.isidentifier():
+                raise ValueError(f"name pattern {pattern!r}: {part} is not a field name such as {{speaker}}")
+            if name in seen:
+                raise ValueError(f"name pattern {pattern!r}: field {{{name}}} appears twice")
+            seen.add(name)
+            body = r"\d{4}" if name == "year" else r"\d{4}-\d{2}-\d{2}" if name == "date" else r".+?"
+            regex.append(f"(?P<{name}>{body})")
+        elif "{" in part or "}" in part:
+            raise ValueError(f"name pattern {pattern!r}: an unmatched brace")
+        else:
+            regex.append(re.escape(part))
+    if not seen & set(PATTERN_FIELDS):
+        raise ValueError(f"name pattern {pattern!r} reads nothing: give {{speaker}}, {{year}} or {{date}}")
+    return re.compile("".join(regex))
+
+
+def metadata_from_name(name: str, pattern: re.Pattern[str]) -> dict[str, str] | None:
+    """Speaker, year and date read out of a file name (extension ignored) by a compiled name
+    pattern; None when the name does not match it (an impossible date or a year that is not
+    the date's does not match)."""
+    stem = Path(name).stem
+    m = pattern.fullmatch(stem)
+    if m is None:
+        return None
+    found = {k: v for k, v in m.groupdict().items() if k in PATTERN_FIELDS}
+    if "date" in found:
+        try:
+            Date.fromisoformat(found["date"])
+        except ValueError:
+            return None
+        if found.setdefault("year", found["date"][:4]) != found["date"][:4]:
+            return None
+    return {k: found.get(k, "").strip() for k in PATTERN_FIELDS}
+
+
+def _time_of(sources: list[tuple[str, dict[str, str]]]) -> tuple[str, str, str]:
+    """(date, year, where from): the first source that gives a date or a year gives both."""
+    for origin, values in sources:
+        date, year = values.get("date", ""), values.get("year", "")
+        if date or year:
+            return date, date[:4] if date else year, origin
+    return "", "", ""
 
 
 def _shown(path: Path) -> str:
@@ -276,13 +341,22 @@ def candidate_files(input_dir: Path) -> list[Path]:
 
 def read_documents(
     input_dir: Path, furniture: dict[str, str], max_bytes: int, max_line_chars: int = 1_000_000,
+    metadata_file: Path | None = None, name_pattern: str | None = None, progress=None,
 ) -> tuple[pd.DataFrame, list[SetAside], list[dict]]:
     """Documents of ``input_dir`` (one row each), the files set aside with reasons, and an
-    account of every input file: path, size, content hash, outcome, reason, encoding, notes."""
+    account of every input file: path, size, content hash, outcome, reason, encoding, notes,
+    and where its speaker and date came from.
+
+    Metadata, field by field, comes first from ``metadata_file``, then from the folder's
+    ``metadata.csv``, then from the file name read by ``name_pattern``, then from the text.
+    Date and year go together: the first of these that gives either gives both, so a date the
+    text mentions is not used when metadata or the file name dates the document."""
     input_dir = Path(input_dir)
     if not input_dir.is_dir():
         raise FileNotFoundError(f"input folder {input_dir} does not exist")
-    metadata = read_metadata(input_dir)
+    folder_metadata = read_metadata(input_dir)
+    given_metadata = read_metadata_file(Path(metadata_file)) if metadata_file else {}
+    pattern = compile_name_pattern(name_pattern) if name_pattern else None
     rows, set_aside, inputs, seen = [], [], [], {}
     root = input_dir.resolve()
 
@@ -291,9 +365,12 @@ def read_documents(
         inputs.append({"path": str(path), "size": size, "sha256": digest, "outcome": "set aside", "reason": reason})
 
     candidates, skipped = input_entries(input_dir)
+    if metadata_file:
+        # a metadata file kept inside the input folder is metadata, not a document
+        candidates = [c for c in candidates if c.resolve() != Path(metadata_file).resolve()]
     for path, reason in skipped:
         aside(_shown(path), reason, 0 if path.is_dir() else path.lstat().st_size, "")
-    for path in candidates:
+    for path in counted(candidates, progress):  # progress(n): a plain callable, told of each file
         doc_id = path.relative_to(input_dir).as_posix()  # "2017/a.txt": files of two folders may share a name
         size = path.lstat().st_size
         if path.is_symlink() and root not in path.resolve().parents:
@@ -328,22 +405,39 @@ def read_documents(
             aside(path, f"duplicate of {seen[text_digest]}", size, digest)
             continue
         seen[text_digest] = doc_id
-        meta = metadata.get(doc_id, {})
+        notes = list(decoded.notes)
+        sources = [(f"metadata file {metadata_file}", given_metadata.get(doc_id, {})),
+                   (METADATA_FILE, folder_metadata.get(doc_id, {}))]
+        if pattern is not None:
+            named = metadata_from_name(path.name, pattern)
+            if named is None:
+                notes.append(f"file name does not match the name pattern {name_pattern!r}: speaker and date as the text states")
+            else:
+                sources.append(("file name", named))
+        stated = stated_date(text)
+        date, year, date_from = _time_of([*sources, ("text", {"date": stated})])
+        speaker, speaker_from = next(((v["speaker"], o) for o, v in sources if v.get("speaker")), ("", "text"))
         rows.append({
             "doc_id": doc_id,
             "path": str(path),
-            "title": meta.get("title") or title_of(text, furniture),
-            "date": meta.get("date") or stated_date(text),
-            "speaker": meta.get("speaker", ""),
-            "source": meta.get("source", ""),
+            "title": next((v["title"] for _, v in sources if v.get("title")), "") or title_of(text, furniture),
+            "date": date,
+            "year": year,
+            "speaker": speaker,
+            "source": next((v["source"] for _, v in sources if v.get("source")), ""),
             "sha256": digest,
             "text": text,
         })
         inputs.append({"path": str(path), "size": size, "sha256": digest, "outcome": "processed", "reason": "",
-                       "doc_id": doc_id, "encoding": decoded.encoding, "notes": list(decoded.notes)})
-    missing = set(metadata) - {p.relative_to(input_dir).as_posix() for p in candidates}
-    if missing:
-        inputs.append({"path": str(input_dir / METADATA_FILE), "outcome": "note",
-                       "reason": f"metadata names file(s) not in the folder: {', '.join(sorted(missing))}"})
-    columns = ["doc_id", "path", "title", "date", "speaker", "source", "sha256", "text"]
+                       "doc_id": doc_id, "encoding": decoded.encoding, "notes": notes,
+                       # "text": the speaker is found when segmenting (turns, attributions, else the author)
+                       "speaker_from": speaker_from, "date_from": date_from or "none stated"})
+    ids = {p.relative_to(input_dir).as_posix() for p in candidates}
+    for where, metadata in ((Path(metadata_file) if metadata_file else None, given_metadata),
+                            (input_dir / METADATA_FILE, folder_metadata)):
+        missing = set(metadata) - ids
+        if missing:
+            inputs.append({"path": str(where), "outcome": "note",
+                           "reason": f"metadata names file(s) not in the folder: {', '.join(sorted(missing))}"})
+    columns = ["doc_id", "path", "title", "date", "year", "speaker", "source", "sha256", "text"]
     return pd.DataFrame(rows, columns=columns).astype(str), set_aside, inputs

@@ -37,6 +37,7 @@ from sklearn.linear_model import LogisticRegression
 from sklearn.metrics import f1_score
 from sklearn.model_selection import GroupKFold, cross_val_predict
 from sklearn.pipeline import Pipeline
+from sklearn.preprocessing import OneHotEncoder
 
 from pipeline.taxonomy import Taxonomy
 
@@ -198,7 +199,7 @@ class StatementClassifier(BaseEstimator):
 
     def __init__(self, issue_terms: tuple = (), target_terms: tuple = (), issue_targets: tuple = (),
                  claim_stances: tuple = ("support", "oppose"), issue_C: float = 4.0, stance_C: float = 1.0,
-                 target_C: float = 4.0, context_weight: float = 0.6, stance_context_weight: float = 0.3,
+                 target_C: float = 2.0, target_context_weight: float = 1.0, context_weight: float = 0.6, stance_context_weight: float = 0.3,
                  passage_window: int = 0, passage_C: float = 1.0, passage_folds: int = 3, char_weight: float = 1.0,
                  embedding_weight: float = 0.5, embeddings: bool = True, embedding_model: str | None = None):
         self.issue_terms = issue_terms
@@ -208,6 +209,7 @@ class StatementClassifier(BaseEstimator):
         self.issue_C = issue_C
         self.stance_C = stance_C
         self.target_C = target_C
+        self.target_context_weight = target_context_weight
         self.context_weight = context_weight
         self.stance_context_weight = stance_context_weight
         self.passage_window = passage_window
@@ -249,11 +251,21 @@ class StatementClassifier(BaseEstimator):
         ])
 
     def _target_pipeline(self) -> Pipeline:
-        transformers = [("text", _tfidf((1, 2), min_df=1), "text"), ("context", _tfidf(), "context")]
-        weights = {"text": 1.0, "context": 0.3}
+        # the target depends on the stance ("opposes sanctions" and "supports talks" read alike
+        # otherwise) and, more than issue does, on the context: the passage names what a short
+        # sentence ("This is unacceptable.") is about
+        transformers = [("text", _tfidf((1, 2), min_df=1), "text"), ("context", _tfidf(), "context"),
+                        ("stance", OneHotEncoder(handle_unknown="ignore"), ["stance"])]
+        weights = {"text": 1.0, "context": self.target_context_weight, "stance": 1.0}
         if self.target_terms:
-            transformers.append(("terms_text", TaxonomyTerms(self.target_terms), "text"))
-            weights["terms_text"] = 1.0
+            for column, weight in (("text", 1.0), ("context", 0.5 * self.target_context_weight)):
+                transformers.append((f"terms_{column}", TaxonomyTerms(self.target_terms), column))
+                weights[f"terms_{column}"] = weight
+        if self.embeddings and self.embedding_weight:
+            from pipeline.embeddings import SentenceEmbedder
+
+            transformers.append(("embedding", SentenceEmbedder(self.embedding_model), "text"))
+            weights["embedding"] = 1.0
         return Pipeline([
             ("features", ColumnTransformer(transformers, transformer_weights=weights)),
             ("classify", LogisticRegression(C=self.target_C, class_weight="balanced", max_iter=3000)),
@@ -277,18 +289,27 @@ class StatementClassifier(BaseEstimator):
             features = passage_features(held_out, docs.tolist(), self.passage_window)
             self.passage_ = LogisticRegression(C=self.passage_C, class_weight="balanced", max_iter=3000).fit(features, issues)
         self.stance_ = self._stance_pipeline().fit(inputs, y["stance"].astype(str))
+        self._fit_target(inputs, y)
+        for pipeline in (self.issue_, self.stance_, self.target_):
+            if pipeline is not None:
+                _drop_pruned_terms(pipeline)
+        self.classes_ = {"issue": [str(c) for c in self.issue_.classes_], "stance": [str(c) for c in self.stance_.classes_],
+                         "target": [str(c) for c in self.target_.classes_] if self.target_ is not None else []}
+        return self
+
+    def _fit_target(self, inputs: pd.DataFrame, y: pd.DataFrame) -> None:
         self.target_ = None
         if "target" in y.columns and self.issue_targets:
             target = y["target"].fillna("").astype(str)
             usable = (target != "") & y["stance"].isin(self.claim_stances)
             labels = y.loc[usable, "issue"].astype(str) + ":" + target[usable]
             if labels.nunique() >= 2:
-                self.target_ = self._target_pipeline().fit(inputs.loc[usable], labels)
-        for pipeline in (self.issue_, self.stance_, self.target_):
-            if pipeline is not None:
-                _drop_pruned_terms(pipeline)
-        self.classes_ = {"issue": [str(c) for c in self.issue_.classes_], "stance": [str(c) for c in self.stance_.classes_],
-                         "target": [str(c) for c in self.target_.classes_] if self.target_ is not None else []}
+                claims = inputs.loc[usable].assign(stance=y.loc[usable, "stance"].astype(str))
+                self.target_ = self._target_pipeline().fit(claims, labels)
+
+    def fit_targets(self, X: pd.DataFrame, y: pd.DataFrame) -> "StatementClassifier":
+        """Fit the target step alone (to evaluate it apart from issue and stance)."""
+        self._fit_target(model_inputs(X).reset_index(drop=True), pd.DataFrame(y).reset_index(drop=True))
         return self
 
     def probabilities(self, X: pd.DataFrame) -> dict[str, pd.DataFrame]:
@@ -321,13 +342,13 @@ class StatementClassifier(BaseEstimator):
         target = pd.Series("", index=X.index, dtype=object)
         confidence = pd.Series(0.0, index=X.index, dtype=float)
         if claims.any():
-            found, sure = self.predict_targets(X.loc[claims], issues[claims])
+            found, sure = self.predict_targets(X.loc[claims], issues[claims], stances[claims])
             target[claims], confidence[claims] = found, sure
         return target.astype(str), confidence
 
-    def predict_targets(self, X: pd.DataFrame, issues: pd.Series) -> tuple[pd.Series, pd.Series]:
-        """The target of each row as a claim on the issue given for it (among that issue's
-        targets only), and its confidence; "" for an issue without targets."""
+    def predict_targets(self, X: pd.DataFrame, issues: pd.Series, stances: pd.Series) -> tuple[pd.Series, pd.Series]:
+        """The target of each row as a claim with the stance and on the issue given for it
+        (among that issue's targets only), and its confidence; "" for an issue without targets."""
         allowed = dict(self.issue_targets)
         target = pd.Series("", index=X.index, dtype=object)
         confidence = pd.Series(0.0, index=X.index, dtype=float)
@@ -335,8 +356,8 @@ class StatementClassifier(BaseEstimator):
         if self.target_ is None or not has_targets.any():
             target[has_targets] = [allowed[i][-1] for i in issues[has_targets]]
             return target.astype(str), confidence
-        rows = X.loc[has_targets]
-        proba = self.target_.predict_proba(model_inputs(rows))
+        rows = model_inputs(X.loc[has_targets]).assign(stance=stances[has_targets].astype(str).to_numpy())
+        proba = self.target_.predict_proba(rows)
         classes = [str(c) for c in self.target_.classes_]
         for at, (index, issue) in enumerate(issues[has_targets].items()):
             columns = [j for j, c in enumerate(classes) if c.split(":", 1)[0] == issue]

@@ -7,7 +7,6 @@ from __future__ import annotations
 import json
 import os
 import shutil
-import tempfile
 import time
 from dataclasses import dataclass
 from datetime import datetime, timezone
@@ -16,7 +15,7 @@ from pathlib import Path
 import pandas as pd
 from sklearn.base import clone
 
-from pipeline.files import TEMP_PREFIX, atomic_write, folder_lock, remove_stale_temporaries
+from pipeline.files import atomic_write, folder_lock, make_temporary_folder, remove_stale_temporaries
 from pipeline.evaluate import comparison, grouped_cv, headline, held_out_scores, telling_features
 from pipeline.labels import labels_hash, load_labels
 from pipeline.model import training_data
@@ -112,26 +111,31 @@ def _plain_params(estimator: StatementClassifier) -> dict:
 
 
 def retrain(labels_dir: Path, model_dir: Path, taxonomy: Taxonomy, accept: bool = False, cross_validate: bool = True,
-            embeddings: bool = True, params: dict | None = None) -> Retrained:
+            embeddings: bool = True, params: dict | None = None, progress=None) -> Retrained:
     """Train on the labels, evaluate, keep the new version; make it current unless it is worse
     than the current model on the same evaluation (or ``accept`` says to anyway). Bad labels
     raise before anything is written."""
     model_dir = Path(model_dir)
     with folder_lock(model_dir, "training", wait=True):
         remove_stale_temporaries(model_dir)
-        return _retrain(labels_dir, model_dir, taxonomy, accept, cross_validate, embeddings, params)
+        return _retrain(labels_dir, model_dir, taxonomy, accept, cross_validate, embeddings, params, progress)
 
 
 def _retrain(labels_dir: Path, model_dir: Path, taxonomy: Taxonomy, accept: bool, cross_validate: bool, embeddings: bool,
-             params: dict | None) -> Retrained:
+             params: dict | None = None, progress=None) -> Retrained:
+    # progress(n, total=None): a plain callable told of the training steps done (labels, fit, [cv], dev, save)
+    step = progress or (lambda n=1, total=None: None)
+    step(0, total=4 + bool(cross_validate))
     hash_ = labels_hash(labels_dir)
     labels = load_labels(labels_dir, taxonomy)
     dev = load_labels(labels_dir, taxonomy, split="dev")
     estimator = estimator_for(taxonomy, embeddings, params)
+    step(1)
     started = time.perf_counter()
     X, y, _ = training_data(labels)
     model = StatementModel(clone(estimator).fit(X, y), hash_, version_for(hash_, embeddings, params))
     seconds = time.perf_counter() - started
+    step(1)
     card = {
         "version": model.version, "labels_hash": hash_, "trained_at": datetime.now(timezone.utc).isoformat(timespec="seconds"),
         "training_seconds": round(seconds, 2), "label_counts": _label_counts(labels),
@@ -148,12 +152,14 @@ def _retrain(labels_dir: Path, model_dir: Path, taxonomy: Taxonomy, accept: bool
         except ValueError as err:  # saved by an older design of the model, or altered: compare on its card alone
             previous["dev_on_current"] = None
             previous["unloadable"] = str(err)
+    step(1 + bool(cross_validate))
     card["comparison"] = comparison(card, previous)
     made_current, message = _decide(card, previous, accept)
     card["current"], card["decision"] = made_current, message
     _save(model, card, model_dir)
     if made_current:
         make_current(model_dir, model.version)
+    step(1)
     return Retrained(model, card, made_current, message)
 
 
@@ -179,13 +185,13 @@ def _decide(card: dict, previous: dict | None, accept: bool) -> tuple[bool, str]
 def _save(model: StatementModel, card: dict, model_dir: Path) -> None:
     """Write the version aside and rename it into place; a version folder is whole or absent."""
     model_dir.mkdir(parents=True, exist_ok=True)
-    staging = Path(tempfile.mkdtemp(dir=model_dir, prefix=f"{TEMP_PREFIX}staging-"))
+    staging = make_temporary_folder(model_dir, "staging")  # 0777 less the umask: colleagues may read a shared folder
     try:
         model.save(staging)
         (staging / CARD).write_text(json.dumps(card, indent=1) + "\n", encoding="utf-8")
         final = model_dir / model.version
         if final.exists():
-            old = Path(tempfile.mkdtemp(dir=model_dir, prefix=f"{TEMP_PREFIX}old-"))
+            old = make_temporary_folder(model_dir, "old")
             os.replace(final, old / model.version)
         os.replace(staging, final)
     finally:
@@ -193,17 +199,52 @@ def _save(model: StatementModel, card: dict, model_dir: Path) -> None:
         remove_stale_temporaries(model_dir)
 
 
-def model_for_run(labels_dir: Path, model_dir: Path, taxonomy: Taxonomy, embeddings: bool = True,
-                  params: dict | None = None) -> tuple[StatementModel, str]:
-    """The model a run uses: when the labels changed since any model was trained, train one
-    (the accept rule applies); then the current model. Returns (model, what happened)."""
+def train_if_needed(labels_dir: Path, model_dir: Path, taxonomy: Taxonomy, embeddings: bool = True,
+                    params: dict | None = None, progress=None) -> tuple[str, str]:
+    """The training step of a run, and the only code besides ``retrain`` that writes a models
+    folder: when no model was trained on these labels (and this model design) yet, train one
+    (the accept rule applies). Returns the current version and what happened. Another run may be
+    training the same model: after taking the lock, look again."""
     version = version_for(labels_hash(labels_dir), embeddings, params)
     note = f"reused model {version}"
-    if not (Path(model_dir) / version / "model.skops").exists():
-        result = retrain(labels_dir, model_dir, taxonomy, cross_validate=False, embeddings=embeddings, params=params)
-        note = f"labels changed: trained model {version}; {result.message}"
+    trained = lambda: (Path(model_dir) / version / "model.skops").exists()  # noqa: E731
+    if not trained():
+        with folder_lock(model_dir, "training", wait=True):
+            if trained():
+                note = f"reused model {version}, trained meanwhile by another run"
+            else:
+                remove_stale_temporaries(model_dir)
+                result = _retrain(labels_dir, Path(model_dir), taxonomy, False, False, embeddings, params, progress)
+                note = f"labels changed: trained model {version}; {result.message}"
     current = current_version(model_dir)
     if current is None:
-        make_current(model_dir, version)
+        with folder_lock(model_dir, "training", wait=True):
+            make_current(model_dir, version)
         current = version
-    return load_version(model_dir, current), note
+    return current, note
+
+
+class ModelMissing(ValueError):
+    """No trained model where one was expected."""
+
+
+def current_model(labels_dir: Path, model_dir: Path, embeddings: bool = True, params: dict | None = None) -> tuple[StatementModel, str]:
+    """The current model, read only, and a warning ("" if none) when the labels or the model's
+    design changed since it was trained; ``ModelMissing`` when there is none."""
+    version = current_version(model_dir)
+    if version is None or not (Path(model_dir) / version / "model.skops").exists():
+        raise ModelMissing(f"no trained model in {model_dir}: train one with `python -m pipeline retrain` "
+                           "(or `python -m pipeline run`, which trains when the labels changed)")
+    model = load_version(model_dir, version)
+    expected = version_for(labels_hash(labels_dir), embeddings, params)
+    stale = "" if expected == version else (
+        f"the current model {version} was not trained on the labels and settings now in {labels_dir} "
+        f"(that model would be {expected}): run `python -m pipeline retrain` to bring it up to date")
+    return model, stale
+
+
+def model_for_run(labels_dir: Path, model_dir: Path, taxonomy: Taxonomy, embeddings: bool = True,
+                  params: dict | None = None, progress=None) -> tuple[StatementModel, str]:
+    """The training step, then the current model: what tests and the benchmark set up with."""
+    version, note = train_if_needed(labels_dir, model_dir, taxonomy, embeddings, params, progress)
+    return load_version(model_dir, version), note

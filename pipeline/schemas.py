@@ -16,6 +16,12 @@ from pandera.typing import Series
 from pipeline.taxonomy import Taxonomy
 
 _DATE = r"^(\d{4}-\d{2}-\d{2})?$"
+_YEAR = r"^(\d{4})?$"
+
+
+def _year_of_date(df: pd.DataFrame) -> Series[bool]:
+    """A year agrees with the date, when both are given."""
+    return (df["date"] == "") | (df["year"] == "") | (df["date"].str[:4] == df["year"])
 
 
 class DocumentSchema(pa.DataFrameModel):
@@ -25,6 +31,8 @@ class DocumentSchema(pa.DataFrameModel):
     path: Series[str]
     title: Series[str]
     date: Series[str] = pa.Field(str_matches=_DATE)
+    #: the document's year: its date's, or one read alone (from a file name, metadata); "" when unknown
+    year: Series[str] = pa.Field(str_matches=_YEAR)
     speaker: Series[str]
     source: Series[str]
     sha256: Series[str] = pa.Field(str_matches=r"^[0-9a-f]{64}$")
@@ -32,6 +40,10 @@ class DocumentSchema(pa.DataFrameModel):
 
     class Config:
         strict = True
+
+    @pa.dataframe_check(error="a dated document's year is its date's year")
+    def year_of_date(cls, df: pd.DataFrame) -> Series[bool]:
+        return (df["date"] == "") | (df["date"].str[:4] == df["year"])
 
 
 class MetadataSchema(pa.DataFrameModel):
@@ -41,12 +53,17 @@ class MetadataSchema(pa.DataFrameModel):
     line: Series[int] = pa.Field(ge=1)
     file: Series[str] = pa.Field(str_length={"min_value": 1})
     date: Series[str] = pa.Field(str_matches=_DATE)
+    year: Series[str] = pa.Field(str_matches=_YEAR)
     speaker: Series[str]
     source: Series[str]
     title: Series[str]
 
     class Config:
         strict = True
+
+    @pa.dataframe_check(error="year must be the date's year when both are given")
+    def year_of_date(cls, df: pd.DataFrame) -> Series[bool]:
+        return _year_of_date(df)
 
     @pa.check("file", error="a file described on two lines (which one is meant?)")
     def described_once(cls, file: Series[str]) -> Series[bool]:

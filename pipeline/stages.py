@@ -17,6 +17,7 @@ from pipeline.config import Config
 from pipeline.files import atomic_write
 from pipeline.ingest import SetAside, read_documents
 from pipeline.model import StatementModel
+from pipeline.progress import Callback, counted
 from pipeline.report import positions_csv, sentences_csv, summary_markdown
 from pipeline.schemas import DocumentSchema, PredictionSchema, SentenceSchema, checked
 from pipeline.segment import compile_furniture, segment_document
@@ -30,29 +31,44 @@ def ingest(config: Config) -> tuple[pd.DataFrame, pd.DataFrame]:
     return documents, set_aside
 
 
-def ingest_with_account(config: Config) -> tuple[pd.DataFrame, pd.DataFrame, list[dict]]:
-    """Documents, files set aside, and an account of every input file and its outcome."""
-    documents, set_aside, inputs = read_documents(config.input_dir, config.furniture, config.max_file_bytes, config.max_line_chars)
+def ingest_with_account(config: Config, progress: Callback | None = None) -> tuple[pd.DataFrame, pd.DataFrame, list[dict]]:
+    """Documents, files set aside, and an account of every input file and its outcome.
+    ``progress(n)`` is told of each input file read."""
+    documents, set_aside, inputs = read_documents(config.input_dir, config.furniture, config.max_file_bytes, config.max_line_chars,
+                                                  config.metadata_file, config.name_pattern, progress=progress)
     table = pd.DataFrame([vars(s) for s in set_aside], columns=QUARANTINE_COLUMNS)
     return checked(documents, DocumentSchema, "ingest output"), table, inputs
 
 
-def segment(documents: pd.DataFrame, config: Config) -> pd.DataFrame:
-    """Sentence rows of the documents, with offsets, paragraph, speaker and furniture flag."""
+def segment(documents: pd.DataFrame, config: Config, progress: Callback | None = None) -> pd.DataFrame:
+    """Sentence rows of the documents, with offsets, paragraph, speaker and furniture flag.
+    ``progress(n)`` is told of each document segmented."""
     checked(documents, DocumentSchema, "segment input")
     furniture = compile_furniture(config.furniture)
     rows: list[dict] = []
-    for doc in documents.itertuples(index=False):
+    for doc in counted(documents.itertuples(index=False), progress):
         rows.extend(segment_document(doc.doc_id, doc.text, doc.speaker or config.main_speaker, doc.source, furniture, config.language))
     sentences = pd.DataFrame(rows, columns=list(SentenceSchema.to_schema().columns))
     sentences = sentences.astype({"sentence_id": int, "start": int, "end": int, "paragraph": int, "is_furniture": bool})
     return checked(sentences, SentenceSchema, "segment output")
 
 
-def classify(sentences: pd.DataFrame, model: StatementModel, taxonomy: Taxonomy, config: Config) -> pd.DataFrame:
-    """Issue and stance with confidences for every sentence."""
+#: sentences classified at a time within a batch, so progress moves every few seconds even with
+#: sentence embeddings (about 150 a second on two cores); never splits a document
+CLASSIFY_CHUNK = 1000
+
+
+def classify(sentences: pd.DataFrame, model: StatementModel, taxonomy: Taxonomy, config: Config,
+             progress: Callback | None = None) -> pd.DataFrame:
+    """Issue and stance with confidences for every sentence. ``progress(n)`` is told of the
+    sentence rows classified, a document's worth at a time."""
     checked(sentences, SentenceSchema, "classify input")
-    predictions = classified_sentences(sentences, model, taxonomy, config.context_sentences)
+    parts = []
+    for chunk in batches(sentences, CLASSIFY_CHUNK, key="doc_id"):
+        parts.append(classified_sentences(chunk, model, taxonomy, config.context_sentences))
+        if progress:
+            progress(len(chunk))
+    predictions = pd.concat(parts) if parts else classified_sentences(sentences, model, taxonomy, config.context_sentences)
     return checked(predictions, PredictionSchema, "classify output", taxonomy)
 
 

@@ -7,6 +7,11 @@ os.environ.setdefault("HF_DATASETS_OFFLINE", "1")
 os.environ.setdefault("HF_HUB_OFFLINE", "1")
 os.environ.setdefault("PREFECT_SERVER_ANALYTICS_ENABLED", "false")
 
+# Prefect binds its console log handler to the sys.stderr of the moment it is first imported:
+# import it now, under pytest's session-long capture, not inside a test whose capsys stream
+# is closed when that test ends (later tests' Prefect logs would then fail to write).
+import prefect.main  # noqa: E402,F401  (prefect.main configures logging on import)
+
 ROOT = Path(__file__).resolve().parent.parent
 SEEDS = ROOT / "seeds"
 LABELS = ROOT / "labels"
@@ -36,38 +41,14 @@ def taxonomy():
     return load_taxonomy(LABELS)
 
 
-def small_label_set(folder: Path, train_files: int = 14, excerpt_files: int = 120, dev_rows: int = 40) -> Path:
-    """Real labels, fewer of them: the seeds, whole speeches and excerpts of the first few UN
-    files, and a slice of each development speech. Quick to train; tests about the full label
-    set use ``LABELS`` itself."""
-    import shutil
-
-    import pandas as pd
-
-    (folder / "dev").mkdir(parents=True, exist_ok=True)
-    shutil.copy(LABELS / "taxonomy.json", folder)
-    shutil.copy(LABELS / "seeds.csv", folder)
-    for name, files in (("ungdc_train.csv", train_files), ("ungdc_excerpts.csv", excerpt_files), ("ungdc_nato_us.csv", excerpt_files)):
-        frame = pd.read_csv(LABELS / name, keep_default_na=False)
-        frame[frame["file"].isin(sorted(frame["file"].unique())[:files])].to_csv(folder / name, index=False)
-    dev = pd.read_csv(LABELS / "dev" / "ungdc_dev.csv", keep_default_na=False)
-    dev.groupby("file").head(dev_rows).to_csv(folder / "dev" / "ungdc_dev.csv", index=False)
-    return folder
-
-
 @pytest.fixture(scope="session")
-def session_labels(tmp_path_factory):
-    return small_label_set(tmp_path_factory.mktemp("labels"))
-
-
-@pytest.fixture(scope="session")
-def models_dir(tmp_path_factory, taxonomy, session_labels):
-    """A models folder holding the model trained on a small set of the project's labels
-    (trained once for the session)."""
-    from pipeline.registry import model_for_run
+def models_dir(tmp_path_factory, taxonomy):
+    """A models folder holding the model trained on the project's labels (trained once for the
+    session, by the training step a run uses)."""
+    from pipeline.registry import train_if_needed
 
     folder = tmp_path_factory.mktemp("models")
-    model_for_run(session_labels, folder, taxonomy)
+    train_if_needed(LABELS, folder, taxonomy)
     return folder
 
 
@@ -84,3 +65,22 @@ def trained_model(models_dir):
     from pipeline.registry import current_version, load_version
 
     return load_version(models_dir, current_version(models_dir))
+
+
+@pytest.fixture(scope="session")
+def prefect_env(prefect_server):
+    """The environment for a command-line subprocess that should use the tests' Prefect server
+    (no temporary server of its own: faster)."""
+    from prefect.settings import PREFECT_API_URL
+
+    return {**os.environ, "PREFECT_API_URL": PREFECT_API_URL.value()}
+
+
+def many_documents(folder: Path, n: int = 40) -> Path:
+    """``n`` distinct short documents cut from the seeds' paragraphs, in ``folder``."""
+    folder.mkdir(parents=True, exist_ok=True)
+    paragraphs = [p.strip() for path in SEED_FILES for p in path.read_text(encoding="utf-8").split("\n\n") if len(p.strip()) > 200]
+    for i in range(n):
+        picked = [paragraphs[(i * 3 + k) % len(paragraphs)] for k in range(3)]
+        (folder / f"doc_{i:03d}.txt").write_text(f"Statement number {i} by Sergey Lavrov\n\n" + "\n\n".join(picked) + "\n", encoding="utf-8")
+    return folder

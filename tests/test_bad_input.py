@@ -149,8 +149,9 @@ def test_a_folder_of_only_bad_files_fails_with_that_message(tmp_path):
     done = cli("run", "--input", inbox, "--output", tmp_path / "out")
     assert done.returncode == 1
     assert "no usable document" in done.stderr and "all 2 file(s) set aside" in done.stderr
-    assert len(pd.read_csv(tmp_path / "out" / "quarantine.csv")) == 2
-    assert json.loads((tmp_path / "out" / "run.json").read_text())["status"] == "failed"
+    failed = json.loads((tmp_path / "out" / "run-failed.json").read_text())
+    assert failed["status"] == "failed" and len(failed["set_aside"]) == 2
+    assert not (tmp_path / "out" / "run.json").exists()  # no good run to replace; a failure never takes its place
 
 
 def test_same_inputs_and_model_give_byte_identical_reports(bad_run, bad_folder, tmp_path):
@@ -163,7 +164,8 @@ def test_same_inputs_and_model_give_byte_identical_reports(bad_run, bad_folder, 
 
 
 def _snapshot(folder):
-    return {p.name: p.read_bytes() for p in folder.iterdir() if p.is_file() and not p.name.startswith(".")}
+    # the reports (run.log is the log of the last attempt, not a report)
+    return {p.name: p.read_bytes() for p in folder.iterdir() if p.is_file() and not p.name.startswith(".") and p.name != "run.log"}
 
 
 def test_a_run_killed_at_any_point_leaves_the_previous_reports_and_the_next_run_completes(tmp_path, models_dir):

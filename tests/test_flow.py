@@ -14,11 +14,11 @@ from pipeline.config import Config
 
 @pytest.fixture(scope="module")
 def seed_run(prefect_server, tmp_path_factory, models_dir):
-    from pipeline.flow import stance_report
+    from pipeline.flow import run_flow
 
     out = tmp_path_factory.mktemp("reports")
     models = Path(shutil.copytree(models_dir, tmp_path_factory.mktemp("run") / "models"))
-    result = stance_report(Config(input_dir=SEEDS, output_dir=out, model_dir=models))
+    result = run_flow(Config(input_dir=SEEDS, output_dir=out, model_dir=models))
     return result, out, models
 
 
@@ -51,30 +51,40 @@ def test_the_model_learns_the_seed_issues(seed_run):
 
 
 def test_a_second_run_reuses_the_model_and_writes_identical_reports(seed_run, tmp_path):
-    from pipeline.flow import stance_report
+    from pipeline.flow import run_flow
 
     result, out, models = seed_run
-    again = stance_report(Config(input_dir=SEEDS, output_dir=tmp_path, model_dir=models))
+    again = run_flow(Config(input_dir=SEEDS, output_dir=tmp_path, model_dir=models))
     assert again["model"] == result["model"]
     assert len(list(models.glob("*/model.skops"))) == 1
     for name in ("summary.md", "sentences.csv"):
         assert (tmp_path / name).read_bytes() == (out / name).read_bytes()
 
 
-def test_changed_labels_retrain_the_model(prefect_server, tmp_path, models_copy):
-    from pipeline.flow import stance_report
+def _tree(folder: Path) -> dict:
+    return {str(p.relative_to(folder)): p.stat().st_mtime_ns for p in sorted(folder.rglob("*"))}
+
+
+def test_changed_labels_train_through_the_training_step_and_the_report_flow_never_writes_models(prefect_server, tmp_path, models_copy):
+    from pipeline.flow import run_flow, stance_report
 
     labels = tmp_path / "labels"
     shutil.copytree(LABELS, labels)
     models = models_copy
-    first = stance_report(Config(input_dir=SEEDS, output_dir=tmp_path / "a", labels_dir=labels, model_dir=models))
+    first = run_flow(Config(input_dir=SEEDS, output_dir=tmp_path / "a", labels_dir=labels, model_dir=models))
     assert len(list(models.glob("*/model.skops"))) == 1  # same labels: reused
     frame = pd.read_csv(labels / "seeds.csv", keep_default_na=False)
-    frame.loc[frame.index[-1], "stance"] = "neutral" if frame.iloc[-1]["stance"] != "neutral" else "oppose"
+    frame.loc[frame.index[-1], ["stance", "target"]] = ["neutral", ""] if frame.iloc[-1]["stance"] != "neutral" else ["oppose", "other"]
     frame.to_csv(labels / "seeds.csv", index=False)
-    second = stance_report(Config(input_dir=SEEDS, output_dir=tmp_path / "b", labels_dir=labels, model_dir=models))
+    # the report flow alone, given the current version, reads the model and writes nothing there
+    before = _tree(models)
+    alone = stance_report(Config(input_dir=SEEDS, output_dir=tmp_path / "alone", labels_dir=labels, model_dir=models), first["model"])
+    assert alone["model"] == first["model"] and _tree(models) == before
+    # run: the training step trains on the changed labels, then the report flow uses that version
+    second = run_flow(Config(input_dir=SEEDS, output_dir=tmp_path / "b", labels_dir=labels, model_dir=models))
     assert second["model"] != first["model"]
     assert (models / "current").read_text().strip() == second["model"]
+    assert (models / second["model"] / "model.skops").exists()
 
 
 def test_command_line_help_and_a_clear_error_for_a_missing_folder(tmp_path):

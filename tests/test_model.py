@@ -131,6 +131,9 @@ def test_a_models_version_follows_its_parameters_and_code_never_a_hand_bumped_nu
     assert version_for("abc", params={"issue_C": 3.0}) != same
     assert version_for("abd", params={"issue_C": 4.0}) != same
     assert version_for("abc", embeddings=False, params={"issue_C": 4.0}) != same
+    # the configuration's defaults are the estimator's: a run and the tests name the same model
+    from pipeline.config import Config
+    assert version_for("abc", params=Config().model_params()) == version_for("abc")
 
 
 def test_claims_get_a_target_of_their_issue_and_other_sentences_none(trained_model, taxonomy):

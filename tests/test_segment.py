@@ -112,3 +112,72 @@ def test_a_page_header_inside_a_sentence_does_not_cut_it():
     rows = segment_document("x.txt", text)
     content = [r for r in rows if not r["is_furniture"]]
     assert [r["text"] for r in content] == ["It is fortunate that humankind has evaded a third world war."]
+
+
+# issue 15, item 5: a speech is one speaker unless the text shows turns
+
+@pytest.mark.skipif(not UNGDC.exists(), reason="needs ../shared/corpora/ungdc")
+@pytest.mark.parametrize("name", ["IRL_64_2009.txt", "DEU_67_2012.txt", "PHL_75_2020.txt"])
+def test_a_un_speech_is_all_its_speakers_own_words(name):
+    # IRL cites A/HRC/12/48, DEU S/PRST/2012/20 (not agency tags); PHL has "Again Mr. President:"
+    # at a line start (an address, not a turn)
+    text = (UNGDC / name).read_text(encoding="utf-8")
+    for main, expected in (("", "(author)"), (name[:3], name[:3])):  # as metadata or a name pattern gives it
+        rows = segment_document(name, text, main)
+        content = [r for r in rows if not r["is_furniture"]]
+        assert len(content) > 50
+        assert {(r["speaker"], r["role"]) for r in content} == {(expected, "main")}
+        assert not [r for r in rows if r["furniture_reason"] == "speaker label"]
+
+
+SPEECH = (
+    "Statement by the Prime Minister\n\n"
+    "Mr. President: It is an honour to address the Assembly. We meet in difficult times.\n\n"
+    "Climate Change: Our islands are sinking. We must act now.\n\n"
+    "Global Partnership\n\n"
+    "Global Partnership: We need a renewed partnership for development. I support the Goals.\n\n"
+    "Peace And Security: We welcome the report (A/HRC/12/48) and the statement S/PRST/2012/20.\n"
+)
+
+
+def test_headings_and_document_symbols_are_not_speakers():
+    rows = segment_document("speech.txt", SPEECH)
+    content = [r for r in rows if not r["is_furniture"]]
+    assert {(r["speaker"], r["role"]) for r in content} == {("(author)", "main")}
+    assert speaker_of(rows, "Our islands are sinking.") == ("(author)", "main")
+    assert any(r["text"].startswith("Climate Change: ") for r in content)  # the heading stays in the text
+    assert not [r for r in rows if r["furniture_reason"] == "speaker label"]
+
+
+def test_a_speech_that_reports_what_others_say_is_still_a_speech():
+    text = ("We have come a long way. Europe says to Russia that it wants peace. Europe says to Israel that it "
+            "is its friend. Europe says to Africa that it is committed. I believe we can succeed.\n")
+    assert {r["role"] for r in segment_document("fra.txt", text)} == {"main"}
+
+
+def test_named_turns_that_alternate_are_turns_even_without_questions():
+    text = ("Joint press conference\n\nThe ministers met in Moscow.\n\n"
+            "Sergey Lavrov: We support talks with Pyongyang.\n\nRex Tillerson: We want pressure to continue.\n\n"
+            "Sergey Lavrov: Sanctions have not worked.\n")
+    rows = segment_document("press.txt", text, "Sergey Lavrov")
+    assert speaker_of(rows, "We support talks") == ("Sergey Lavrov", "main")
+    assert speaker_of(rows, "We want pressure") == ("Rex Tillerson", "other")
+    assert speaker_of(rows, "Sanctions have not worked.") == ("Sergey Lavrov", "main")
+    assert [r["text"] for r in rows if r["furniture_reason"] == "speaker label"] == ["Sergey Lavrov:", "Rex Tillerson:", "Sergey Lavrov:"]
+
+
+def test_a_news_report_without_an_agency_tag_is_still_a_news_report():
+    text = ("Moscow and Washington disagree on sanctions.\n\n"
+            "\"It won't work,\" Lavrov said. The talks ended late. Sanctions are a dead end, Lavrov said. "
+            "He also noted that the dialogue goes on. The next round is set for May, the minister added.\n")
+    rows = segment_document("news.txt", text, "Sergey Lavrov")
+    assert speaker_of(rows, "It won't work") == ("Sergey Lavrov", "main")
+    assert speaker_of(rows, "The talks ended late.") == ("narrator", "narration")
+
+
+def test_an_answer_given_alone_keeps_its_speaker_label():
+    # after page furniture and a title, a label opening the text is a turn: the answer is that person's
+    text = "30 November 2017\n\nAnswer of the Minister\n\nSergey Lavrov: We are deeply concerned. Sanctions are unacceptable.\n"
+    rows = segment_document("answer.txt", text)
+    assert [r["text"] for r in rows if r["furniture_reason"] == "speaker label"] == ["Sergey Lavrov:"]
+    assert speaker_of(rows, "We are deeply concerned.") == ("Sergey Lavrov", "main")
