@@ -22,7 +22,7 @@ TEMPLATES = Path(__file__).parent / "templates"
 
 SENTENCE_COLUMNS = [
     "doc_id", "sentence_id", "start", "end", "paragraph", "speaker", "role", "is_furniture",
-    "furniture_reason", "issue", "issue_confidence", "stance", "stance_confidence", "text",
+    "furniture_reason", "issue", "issue_confidence", "stance", "stance_confidence", "target", "target_confidence", "text",
 ]
 #: the year of a document without a date
 UNDATED = "undated"
