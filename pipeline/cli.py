@@ -150,10 +150,12 @@ def _exit_now(code: int, line: str, server=None) -> None:
 
 def run(args: argparse.Namespace, config: Config) -> int:
     from pipeline import progress, runtime
+    from pipeline.config import check_folders
     from pipeline.files import check_writable
     from pipeline.flow import check_input_folder, run_flow
 
-    # everything that can be known before the work starts
+    # everything that can be known before the work starts, before anything is written
+    check_folders(config)
     check_writable(config.output_dir, "output folder")
     try:
         check_input_folder(config.input_dir)

@@ -205,12 +205,14 @@ def test_a_run_killed_at_any_point_leaves_the_previous_reports_and_the_next_run_
 def test_a_run_killed_while_training_leaves_the_current_model(tmp_path, models_dir):
     from pipeline.registry import current_version, load_version
 
-    labels = shutil.copytree(ROOT / "labels", tmp_path / "labels")
+    labels = tmp_path / "labels"
+    labels.mkdir()
+    shutil.copy(ROOT / "labels" / "taxonomy.json", labels)
+    frame = pd.read_csv(ROOT / "labels" / "seeds.csv", keep_default_na=False)
+    frame.loc[0, ["stance", "target"]] = ["oppose", "other"]
+    frame.to_csv(labels / "seeds.csv", index=False)  # other labels than the current model's: the run trains
     models = shutil.copytree(models_dir, tmp_path / "models")
     current = current_version(models)
-    frame = pd.read_csv(labels / "seeds.csv", keep_default_na=False)
-    frame.loc[0, "stance"] = "oppose"
-    frame.to_csv(labels / "seeds.csv", index=False)  # labels changed: the run retrains
     process = subprocess.Popen(cli_command("run", "--output", tmp_path / "out", "--models", models, "--labels", labels),
                                cwd=ROOT, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, start_new_session=True)
     deadline = time.time() + 120
