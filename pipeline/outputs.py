@@ -2,7 +2,7 @@
 
 Layout of an output folder ``OUT/``::
 
-    OUT/.sets/<id>/{report.html, summary.md, sentences.csv, quarantine.csv, run.json}
+    OUT/.sets/<id>/{report.html, summary.md, sentences.csv, positions.csv, quarantine.csv, run.json}
     OUT/.current -> .sets/<id>                 (the one complete set readers see)
     OUT/report.html -> .current/report.html    (and so on for each report; these links never change)
     OUT/run-failed.json                        (the last failed run, if it failed after the last good one)
@@ -24,7 +24,7 @@ from pathlib import Path
 from pipeline.files import TEMP_PREFIX, _temporary_name, atomic_write, fsync_folder, remove_stale_temporaries
 
 SETS, CURRENT = ".sets", ".current"
-REPORTS = ("report.html", "summary.md", "sentences.csv", "quarantine.csv", "run.json")
+REPORTS = ("report.html", "summary.md", "sentences.csv", "positions.csv", "quarantine.csv", "run.json")
 FAILED = "run-failed.json"
 
 

@@ -92,8 +92,14 @@ def main_speakers(predictions: pd.DataFrame, taxonomy: Taxonomy) -> list[str]:
     return sorted(everyone.index, key=lambda s: (-int(everyone[s]), s))
 
 
+def _dates(documents: pd.DataFrame) -> dict[str, str]:
+    """Each document's date, or its year where only the year is known (from a file name, say)."""
+    years = documents["year"].fillna("") if "year" in documents.columns else pd.Series("", index=documents.index)
+    return {d: (str(date) or str(year)) for d, date, year in zip(documents["doc_id"], documents["date"].fillna(""), years)}
+
+
 def _years(documents: pd.DataFrame) -> dict[str, str]:
-    return {d: (str(date)[:4] if date else UNDATED) for d, date in zip(documents["doc_id"], documents["date"].fillna(""))}
+    return {d: (date[:4] if date else UNDATED) for d, date in _dates(documents).items()}
 
 
 def _year_order(year: str) -> str:
@@ -146,8 +152,7 @@ def positions_frame(predictions: pd.DataFrame, documents: pd.DataFrame, taxonomy
     own = own_rows(predictions)
     topical = [i.id for i in taxonomy.topical_issues]
     own = own[own["issue"].isin(topical)].assign(target=lambda f: claim_targets(f, taxonomy))
-    dates = dict(zip(documents["doc_id"], documents["date"].fillna("")))
-    own = own.assign(date=own["doc_id"].map(dates).fillna(""))
+    own = own.assign(date=own["doc_id"].map(_dates(documents)).fillna(""))
     keys = ["speaker", "issue", "target"]
     columns = [*keys, *taxonomy.stance_ids, "documents", "first_date", "last_date"]
     if own.empty:

@@ -98,3 +98,29 @@ def test_command_line_help_and_a_clear_error_for_a_missing_folder(tmp_path):
                              capture_output=True, text=True, cwd=ROOT)
     assert missing.returncode == 1
     assert "does not exist" in missing.stderr
+
+
+def test_un_speeches_run_with_a_name_pattern_are_compared_by_speaker_and_year(prefect_server, tmp_path, models_copy):
+    from conftest import UNGDC
+    from pipeline.flow import run_flow
+
+    if not UNGDC.exists():
+        pytest.skip("needs ../shared/corpora/ungdc")
+    inbox = tmp_path / "speeches"
+    inbox.mkdir()
+    for name in ("CHN_70_2015.txt", "CHN_74_2019.txt", "USA_70_2015.txt", "USA_74_2019.txt"):
+        shutil.copy(UNGDC / name, inbox)
+    out = tmp_path / "out"
+    run_flow(Config(input_dir=inbox, output_dir=out, model_dir=models_copy, name_pattern="{speaker}_{session}_{year}"))
+    positions = pd.read_csv(out / "positions.csv", keep_default_na=False, dtype=str)
+    assert set(positions["speaker"]) == {"CHN", "USA"}
+    assert {"2015", "2019"} <= set(positions["first_date"].str[:4]) | set(positions["last_date"].str[:4])
+    sentences = pd.read_csv(out / "sentences.csv", keep_default_na=False)
+    # speeches keep their speaker: every sentence is the delegate's own
+    assert set(sentences.loc[~sentences["is_furniture"], "role"]) == {"main"}
+    summary = (out / "summary.md").read_text()
+    assert "## Speakers compared" in summary and "## Stance by year" in summary
+    year_rows = [line for line in summary.split("## Stance by year")[1].splitlines() if line.startswith(("| CHN", "| USA"))]
+    assert {tuple(line.split("|")[1:3]) for line in year_rows} >= {(" CHN ", " 2015 "), (" USA ", " 2019 ")}
+    html = (out / "report.html").read_text()
+    assert 'id="speaker-issue"' in html and 'data-speaker="CHN"' in html
