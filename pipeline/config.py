@@ -3,18 +3,51 @@
 from __future__ import annotations
 
 import dataclasses
+import os
 from dataclasses import dataclass, field
 from pathlib import Path
 
 from pipeline.segment import DEFAULT_FURNITURE
 
 
+LOCAL_LABELS = Path("labels")
+
+
+def installed_labels() -> Path | None:
+    """The labels that come with the package: ``pipeline/bundled_labels`` in an installed copy,
+    the project's ``labels/`` beside the package in a checkout."""
+    here = Path(__file__).resolve().parent
+    for candidate in (here / "bundled_labels", here.parent / "labels"):
+        if (candidate / "taxonomy.json").is_file():
+            return candidate
+    return None
+
+
+def default_labels_dir() -> Path:
+    """``labels/`` in the current folder when it holds a taxonomy (a checkout of this project,
+    or an analyst's own labels), else the labels installed with the package, so the installed
+    command works from any folder."""
+    if (LOCAL_LABELS / "taxonomy.json").is_file():
+        return LOCAL_LABELS
+    return installed_labels() or LOCAL_LABELS
+
+
+def default_model_dir() -> Path:
+    """``models/`` beside a local ``labels/`` folder; elsewhere a per-user folder
+    (``$XDG_DATA_HOME/stance-pipeline/models``, by default ``~/.local/share/...``), never the
+    folder one happens to stand in."""
+    if (LOCAL_LABELS / "taxonomy.json").is_file():
+        return Path("models")
+    base = Path(os.environ.get("XDG_DATA_HOME") or Path.home() / ".local" / "share")
+    return base / "stance-pipeline" / "models"
+
+
 @dataclass(frozen=True)
 class Config:
     input_dir: Path = Path("seeds")
     output_dir: Path = Path("reports")
-    labels_dir: Path = Path("labels")
-    model_dir: Path = Path("models")
+    labels_dir: Path = field(default_factory=default_labels_dir)
+    model_dir: Path = field(default_factory=default_model_dir)
     language: str = "en"
     #: the document's main speaker when neither metadata nor the text names one
     main_speaker: str = ""

@@ -209,7 +209,7 @@ def test_a_run_killed_while_training_leaves_the_current_model(tmp_path, models_d
     labels.mkdir()
     shutil.copy(ROOT / "labels" / "taxonomy.json", labels)
     frame = pd.read_csv(ROOT / "labels" / "seeds.csv", keep_default_na=False)
-    frame.loc[0, ["stance", "target"]] = ["oppose", "other"]
+    frame.loc[0, "stance"] = "oppose" if frame.loc[0, "stance"] != "oppose" else "support"
     frame.to_csv(labels / "seeds.csv", index=False)  # other labels than the current model's: the run trains
     models = shutil.copytree(models_dir, tmp_path / "models")
     current = current_version(models)

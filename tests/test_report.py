@@ -278,7 +278,7 @@ def multi_speaker(documents, predictions):
     for n, (speaker, seed, date) in enumerate(SPEAKERS):
         source = ids[seed]
         doc_id = f"{n:02d}_{date[:4] or 'undated'}_{source}"
-        doc = documents[documents["doc_id"] == source].assign(doc_id=doc_id, date=date, speaker=speaker)
+        doc = documents[documents["doc_id"] == source].assign(doc_id=doc_id, date=date, year=date[:4], speaker=speaker)
         part = predictions[predictions["doc_id"] == source].assign(doc_id=doc_id)
         part.loc[part["role"] == "main", "speaker"] = speaker
         docs.append(doc)

@@ -61,7 +61,7 @@ def test_a_worse_model_is_kept_but_not_made_current_until_accepted_and_rollback_
     good = (models / "current").read_text().strip()
     # an analyst's bad edit: most stances flipped to neutral
     frame = pd.read_csv(small_labels / "ungdc_train.csv", keep_default_na=False)
-    frame.loc[frame.index % 4 != 0, "stance"] = "neutral"
+    frame.loc[frame.index % 4 != 0, ["stance", "target"]] = ["neutral", ""]
     frame.to_csv(small_labels / "ungdc_train.csv", index=False)
     refused = cli("retrain", "--labels", small_labels, "--models", models, "--output", tmp_path)
     assert refused.returncode == 0, refused.stderr

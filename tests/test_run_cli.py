@@ -408,3 +408,39 @@ def test_model_folders_and_reports_honour_the_umask(tmp_path, trained_model):
         assert (tmp_path / "r.txt").stat().st_mode & 0o777 == 0o640
     finally:
         os.umask(previous)
+
+
+def test_the_installed_command_works_from_any_folder_with_its_own_labels_and_a_per_user_models_folder(tmp_path, models_dir):
+    """Issue 12, case 18: outside the project, the labels come with the package and models go to
+    a per-user folder that --help names, never the folder one stands in."""
+    import os
+
+    from pipeline.registry import current_version
+
+    elsewhere = tmp_path / "elsewhere"
+    (elsewhere / "docs").mkdir(parents=True)
+    shutil.copy(SEED_FILES[0], elsewhere / "docs")
+    env = {**os.environ, "XDG_DATA_HOME": str(tmp_path / "data")}
+    user_models = tmp_path / "data" / "stance-pipeline" / "models"
+    shutil.copytree(models_dir, user_models)  # as if trained by an earlier run: no training here
+    help_text = subprocess.run([sys.executable, "-m", "pipeline", "run", "--help"], capture_output=True, text=True,
+                               cwd=elsewhere, env=env)
+    assert str(user_models) in "".join(help_text.stdout.split())  # argparse wraps long paths
+    done = subprocess.run([sys.executable, "-m", "pipeline", "run", "--input", "docs", "--output", "out", "--quiet"],
+                          capture_output=True, text=True, cwd=elsewhere, env=env, timeout=600)
+    assert done.returncode == 0, done.stderr
+    assert f"model {current_version(user_models)}" in done.stdout
+    assert (elsewhere / "out" / "summary.md").exists() and not (elsewhere / "models").exists()
+
+
+def test_the_wheel_carries_the_labels_the_embedding_vectors_and_the_templates(tmp_path):
+    import zipfile
+
+    built = subprocess.run([sys.executable, "-m", "pip", "wheel", "--no-deps", "--no-build-isolation", "-q", "-w", str(tmp_path), str(ROOT)],
+                           capture_output=True, text=True, timeout=600)
+    assert built.returncode == 0, built.stderr
+    names = set(zipfile.ZipFile(next(tmp_path.glob("stance_pipeline-*.whl"))).namelist())
+    for needed in ("pipeline/bundled_labels/taxonomy.json", "pipeline/bundled_labels/seeds.csv",
+                   "pipeline/bundled_labels/dev/ungdc_dev.csv", "pipeline/data/minilm-static/model.safetensors",
+                   "pipeline/templates/report.html.j2", "pipeline/templates/summary.md.j2"):
+        assert needed in names, needed
