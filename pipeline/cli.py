@@ -64,6 +64,8 @@ def parser() -> argparse.ArgumentParser:
     common(retrain)
     retrain.add_argument("--output", dest="output_dir", help=f"folder for model_card.md and .json (default: {DEFAULTS.output_dir}/)")
     retrain.add_argument("--accept", action="store_true", help="make the new model current even if it is worse (default: only if not worse)")
+    retrain.add_argument("--cv-folds", dest="cv_folds", type=int, metavar="N",
+                         help=f"folds of grouped cross-validation on the model card; 0 skips it (default: {DEFAULTS.cv_folds})")
     retrain.add_argument("--rollback", action="store_true", help="make the previous model current again, no training (default: off)")
 
     predict = sub.add_parser("predict", help="classify the sentences of a CSV or JSON Lines file with a 'text' column")
@@ -223,7 +225,7 @@ def retrain(args: argparse.Namespace, config: Config) -> int:
     taxonomy = load_taxonomy(config.labels_dir)
     check_writable(config.output_dir, "output folder")
     with progress.reporting(progress.for_stream(sys.stdout)) as show:
-        result = registry.retrain(config.labels_dir, config.models_folder, taxonomy, accept=args.accept,
+        result = registry.retrain(config.labels_dir, config.models_folder, taxonomy, accept=args.accept, cv_folds=config.cv_folds,
                                   embeddings=config.sentence_embeddings, params=config.model_params(),
                                   progress=show.callback("training", "steps"))
         show.finish("training")

@@ -108,17 +108,25 @@ def bootstrap_intervals(truth: pd.Series, predicted: pd.Series, groups: pd.Serie
     """A bootstrap interval (``level``, 90 % by default) on each class's F1 and on macro-F1,
     resampling whole documents: sentences of one speech are not independent draws."""
     truth, predicted, groups = (np.asarray(a).astype(str) for a in (truth, predicted, groups))
-    docs = np.unique(groups)
-    rows_of = {d: np.flatnonzero(groups == d) for d in docs}
-    rng = np.random.default_rng(seed)
-    per_class, macro = [], []
+    docs, doc_of = np.unique(groups, return_inverse=True)
     present = [c for c in classes if c in set(truth)]
-    for _ in range(rounds):
-        rows = np.concatenate([rows_of[d] for d in rng.choice(docs, size=len(docs), replace=True)])
-        t, p = truth[rows], predicted[rows]
-        per_class.append(f1_score(t, p, labels=classes, average=None, zero_division=0))
-        macro.append(f1_score(t, p, labels=present, average="macro", zero_division=0) if present else np.nan)
-    per_class = np.vstack(per_class) if per_class else np.zeros((0, len(classes)))
+    # each document's true positives, false positives and false negatives per class; a resample
+    # of documents is then a weighted sum of those counts (its F1 equals f1_score on the rows)
+    index = {c: i for i, c in enumerate(classes)}
+    t = np.array([index.get(v, -1) for v in truth])
+    p = np.array([index.get(v, -1) for v in predicted])
+    counts = np.zeros((3, len(docs), len(classes)))
+    np.add.at(counts[0], (doc_of[(t == p) & (t >= 0)], t[(t == p) & (t >= 0)]), 1)
+    np.add.at(counts[1], (doc_of[(t != p) & (p >= 0)], p[(t != p) & (p >= 0)]), 1)
+    np.add.at(counts[2], (doc_of[(t != p) & (t >= 0)], t[(t != p) & (t >= 0)]), 1)
+    rng = np.random.default_rng(seed)
+    draws = rng.integers(0, len(docs), size=(rounds, len(docs)))
+    weights = np.stack([np.bincount(row, minlength=len(docs)) for row in draws]).astype(float)
+    tp, fp, fn = (weights @ c for c in counts)
+    denominator = 2 * tp + fp + fn
+    per_class = np.divide(2 * tp, denominator, out=np.zeros_like(tp), where=denominator > 0)
+    columns = [index[c] for c in present]
+    macro = per_class[:, columns].mean(axis=1) if present else np.full(rounds, np.nan)
     lo, hi = (1 - level) / 2 * 100, (1 + level) / 2 * 100
     out = {c: [round(float(np.percentile(per_class[:, i], lo)), 4), round(float(np.percentile(per_class[:, i], hi)), 4)]
            for i, c in enumerate(classes) if c in present}

@@ -110,22 +110,23 @@ def _plain_params(estimator: StatementClassifier) -> dict:
     return {k: v for k, v in estimator.get_params(deep=False).items() if k not in TAXONOMY_PARAMS}
 
 
-def retrain(labels_dir: Path, model_dir: Path, taxonomy: Taxonomy, accept: bool = False, cross_validate: bool = True,
+def retrain(labels_dir: Path, model_dir: Path, taxonomy: Taxonomy, accept: bool = False, cv_folds: int = 5,
             embeddings: bool = True, params: dict | None = None, progress=None) -> Retrained:
     """Train on the labels, evaluate, keep the new version; make it current unless it is worse
-    than the current model on the same evaluation (or ``accept`` says to anyway). Bad labels
-    raise before anything is written."""
+    than the current model on the same evaluation (or ``accept`` says to anyway). ``cv_folds``
+    folds of grouped cross-validation (0: none; the development set still scores the model).
+    Bad labels raise before anything is written."""
     model_dir = Path(model_dir)
     with folder_lock(model_dir, "training", wait=True):
         remove_stale_temporaries(model_dir)
-        return _retrain(labels_dir, model_dir, taxonomy, accept, cross_validate, embeddings, params, progress)
+        return _retrain(labels_dir, model_dir, taxonomy, accept, cv_folds, embeddings, params, progress)
 
 
-def _retrain(labels_dir: Path, model_dir: Path, taxonomy: Taxonomy, accept: bool, cross_validate: bool, embeddings: bool,
+def _retrain(labels_dir: Path, model_dir: Path, taxonomy: Taxonomy, accept: bool, cv_folds: int, embeddings: bool,
              params: dict | None = None, progress=None) -> Retrained:
     # progress(n, total=None): a plain callable told of the training steps done (labels, fit, [cv], dev, save)
     step = progress or (lambda n=1, total=None: None)
-    step(0, total=4 + bool(cross_validate))
+    step(0, total=4 + bool(cv_folds))
     hash_ = labels_hash(labels_dir)
     labels = load_labels(labels_dir, taxonomy)
     dev = load_labels(labels_dir, taxonomy, split="dev")
@@ -140,7 +141,7 @@ def _retrain(labels_dir: Path, model_dir: Path, taxonomy: Taxonomy, accept: bool
         "version": model.version, "labels_hash": hash_, "trained_at": datetime.now(timezone.utc).isoformat(timespec="seconds"),
         "training_seconds": round(seconds, 2), "label_counts": _label_counts(labels),
         "sentence_embeddings": embeddings, "parameters": _plain_params(estimator),
-        "cv": grouped_cv(estimator, labels, taxonomy) if cross_validate else None,
+        "cv": grouped_cv(estimator, labels, taxonomy, cv_folds) if cv_folds else None,
         "dev": held_out_scores(model, dev, taxonomy), "features": telling_features(model),
     }
     previous_version = current_version(model_dir)
@@ -152,7 +153,7 @@ def _retrain(labels_dir: Path, model_dir: Path, taxonomy: Taxonomy, accept: bool
         except ValueError as err:  # saved by an older design of the model, or altered: compare on its card alone
             previous["dev_on_current"] = None
             previous["unloadable"] = str(err)
-    step(1 + bool(cross_validate))
+    step(1 + bool(cv_folds))
     card["comparison"] = comparison(card, previous)
     made_current, message = _decide(card, previous, accept)
     card["current"], card["decision"] = made_current, message
@@ -214,7 +215,7 @@ def train_if_needed(labels_dir: Path, model_dir: Path, taxonomy: Taxonomy, embed
                 note = f"reused model {version}, trained meanwhile by another run"
             else:
                 remove_stale_temporaries(model_dir)
-                result = _retrain(labels_dir, Path(model_dir), taxonomy, False, False, embeddings, params, progress)
+                result = _retrain(labels_dir, Path(model_dir), taxonomy, False, 0, embeddings, params, progress)
                 note = f"labels changed: trained model {version}; {result.message}"
     current = current_version(model_dir)
     if current is None:

@@ -1,4 +1,7 @@
 import os
+import shutil
+import subprocess
+import sys
 from pathlib import Path
 
 import pytest
@@ -41,14 +44,45 @@ def taxonomy():
     return load_taxonomy(LABELS)
 
 
+SMALL_DEV = 40  # sentences kept per development speech in the quick label sets
+
+
+def quick_label_set(folder: Path) -> Path:
+    """Real labels, few: the seed labels, eight UN speeches and the first sentences of each
+    development speech. A model trains on them in seconds; tests about the full set use LABELS."""
+    import pandas as pd
+
+    (folder / "dev").mkdir(parents=True)
+    shutil.copy(LABELS / "taxonomy.json", folder)
+    shutil.copy(LABELS / "seeds.csv", folder)
+    train = pd.read_csv(LABELS / "ungdc_train.csv", keep_default_na=False)
+    train[train["file"].isin(sorted(train["file"].unique())[:8])].to_csv(folder / "ungdc_train.csv", index=False)
+    dev = pd.read_csv(LABELS / "dev" / "ungdc_dev.csv", keep_default_na=False)
+    dev.groupby("file").head(SMALL_DEV).to_csv(folder / "dev" / "ungdc_dev.csv", index=False)
+    return folder
+
+
 @pytest.fixture(scope="session")
-def models_dir(tmp_path_factory, taxonomy):
-    """A models folder holding the model trained on the project's labels (trained once for the
+def quick_labels(tmp_path_factory) -> Path:
+    """The session's quick label set (``quick_label_set``); pass it as ``--labels`` (or
+    ``Config(labels_dir=...)``) beside ``models_dir``, whose model was trained on it."""
+    return quick_label_set(tmp_path_factory.mktemp("quick") / "labels")
+
+
+@pytest.fixture()
+def small_labels(tmp_path) -> Path:
+    """A quick label set of the test's own, to change."""
+    return quick_label_set(tmp_path / "labels")
+
+
+@pytest.fixture(scope="session")
+def models_dir(tmp_path_factory, quick_labels, taxonomy):
+    """A models folder holding the model trained on ``quick_labels`` (trained once for the
     session, by the training step a run uses)."""
     from pipeline.registry import train_if_needed
 
     folder = tmp_path_factory.mktemp("models")
-    train_if_needed(LABELS, folder, taxonomy)
+    train_if_needed(quick_labels, folder, taxonomy)
     return folder
 
 
@@ -74,6 +108,34 @@ def prefect_env(prefect_server):
     from prefect.settings import PREFECT_API_URL
 
     return {**os.environ, "PREFECT_API_URL": PREFECT_API_URL.value()}
+
+
+def cli_command(*args) -> list[str]:
+    """``python -m pipeline ARGS`` as a user types it."""
+    command = [sys.executable, "-m", "pipeline", *map(str, args)]
+    if os.geteuid() == 0 and shutil.which("setpriv"):
+        # root reads any file; drop that power so an unreadable file is unreadable
+        command = ["setpriv", "--bounding-set", "-dac_override,-dac_read_search", *command]
+    return command
+
+
+@pytest.fixture(scope="session")
+def cli(prefect_env):
+    """Run the command line in a subprocess, as a user does, against the tests' Prefect server
+    (a run then starts no temporary server of its own: seconds faster)."""
+    def run(*args, timeout: float = 600, cwd: Path = ROOT, env: dict | None = None) -> subprocess.CompletedProcess:
+        return subprocess.run(cli_command(*args), capture_output=True, text=True, cwd=cwd, env=env or prefect_env, timeout=timeout)
+    return run
+
+
+def run_cli(capsys, *args) -> tuple[int, str, str]:
+    """The command line called in this process (what a subprocess would add proves nothing more
+    for most commands): exit code, stdout, stderr."""
+    from pipeline import cli as command_line
+
+    code = command_line.main([str(a) for a in args])
+    out, err = capsys.readouterr()
+    return code, out, err
 
 
 def many_documents(folder: Path, n: int = 40) -> Path:

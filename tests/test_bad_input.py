@@ -14,19 +14,7 @@ import zipfile
 import pandas as pd
 import pytest
 
-from conftest import ROOT, SEED_FILES
-
-
-def cli_command(*args):
-    command = [sys.executable, "-m", "pipeline", *map(str, args)]
-    if os.geteuid() == 0 and shutil.which("setpriv"):
-        # root reads any file; drop that power so an unreadable file is unreadable
-        command = ["setpriv", "--bounding-set", "-dac_override,-dac_read_search", *command]
-    return command
-
-
-def cli(*args, timeout=600):
-    return subprocess.run(cli_command(*args), capture_output=True, text=True, cwd=ROOT, timeout=timeout)
+from conftest import ROOT, SEED_FILES, cli_command
 
 
 EXPECTED = {  # file -> words its reason must contain, or "processed"
@@ -72,11 +60,11 @@ def bad_folder(tmp_path_factory):
 
 
 @pytest.fixture(scope="module")
-def bad_run(bad_folder, tmp_path_factory, models_dir):
+def bad_run(bad_folder, tmp_path_factory, models_dir, quick_labels, cli):
     out = tmp_path_factory.mktemp("out")
     models = shutil.copytree(models_dir, tmp_path_factory.mktemp("m") / "models")
     started = time.perf_counter()
-    done = cli("run", "--input", bad_folder, "--output", out, "--models", models)
+    done = cli("run", "--input", bad_folder, "--output", out, "--models", models, "--labels", quick_labels)
     return done, out, models, time.perf_counter() - started
 
 
@@ -141,7 +129,7 @@ def test_sentences_cover_each_processed_document(bad_run, bad_folder):
         assert all(c or ch.isspace() for c, ch in zip(covered, text)), doc
 
 
-def test_a_folder_of_only_bad_files_fails_with_that_message(tmp_path):
+def test_a_folder_of_only_bad_files_fails_with_that_message(tmp_path, cli):
     inbox = tmp_path / "inbox"
     inbox.mkdir()
     (inbox / "empty.txt").write_bytes(b"")
@@ -154,94 +142,59 @@ def test_a_folder_of_only_bad_files_fails_with_that_message(tmp_path):
     assert not (tmp_path / "out" / "run.json").exists()  # no good run to replace; a failure never takes its place
 
 
-def test_same_inputs_and_model_give_byte_identical_reports(bad_run, bad_folder, tmp_path):
+def test_same_inputs_and_model_give_byte_identical_reports(bad_run, bad_folder, tmp_path, quick_labels, cli):
     _, out, models, _ = bad_run
-    again = cli("run", "--input", bad_folder, "--output", tmp_path, "--models", models)
+    again = cli("run", "--input", bad_folder, "--output", tmp_path, "--models", models, "--labels", quick_labels)
     assert again.returncode == 0, again.stderr
     for name in ("sentences.csv", "summary.md", "report.html", "quarantine.csv"):
         assert (tmp_path / name).read_bytes() == (out / name).read_bytes(), name
     assert json.loads((tmp_path / "run.json").read_text())["started"]  # times live in run.json only
 
 
-def _snapshot(folder):
-    # the reports (run.log is the log of the last attempt, not a report)
-    return {p.name: p.read_bytes() for p in folder.iterdir() if p.is_file() and not p.name.startswith(".") and p.name != "run.log"}
-
-
-def test_a_run_killed_at_any_point_leaves_the_previous_reports_and_the_next_run_completes(tmp_path, models_dir):
-    inbox = tmp_path / "inbox"
-    inbox.mkdir()
-    for path in SEED_FILES[:3]:
-        shutil.copy(path, inbox)
-    out, models = tmp_path / "out", shutil.copytree(models_dir, tmp_path / "models")
-    started = time.perf_counter()
-    first = cli("run", "--input", inbox, "--output", out, "--models", models)
-    duration = time.perf_counter() - started
-    assert first.returncode == 0, first.stderr
-    before = _snapshot(out)
-    for path in SEED_FILES[3:]:
-        shutil.copy(path, inbox)  # the next run writes different reports
-    for fraction in (0.2, 0.5, 0.7, 0.85, 0.95, 1.05):
-        process = subprocess.Popen(cli_command("run", "--input", inbox, "--output", out, "--models", models),
-                                   cwd=ROOT, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, start_new_session=True)
-        time.sleep(duration * fraction)
-        os.killpg(process.pid, signal.SIGKILL)
-        process.wait()
-        after = _snapshot(out)
-        for name, content in after.items():
-            # each report is the previous one or a complete new one, never a mixture
-            if content != before.get(name):
-                assert name in before and content.endswith(b"\n"), name
-        before_or_new = {name for name in after if after[name] == before.get(name)}
-        if before_or_new != set(before):
-            pd.read_csv(out / "sentences.csv")  # the new file is whole
-    final = cli("run", "--input", inbox, "--output", out, "--models", models)
-    assert final.returncode == 0, final.stderr
-    sentences = pd.read_csv(out / "sentences.csv", keep_default_na=False)
-    assert sentences["doc_id"].nunique() == 5
-    assert not [p for p in out.iterdir() if p.name.startswith(".tmp-")]
-
-
-def test_a_run_killed_while_training_leaves_the_current_model(tmp_path, models_dir):
+def test_a_run_killed_while_training_leaves_the_current_model(tmp_path, models_dir, prefect_env, cli):
     from pipeline.registry import current_version, load_version
 
     labels = tmp_path / "labels"
     labels.mkdir()
-    shutil.copy(ROOT / "labels" / "taxonomy.json", labels)
-    frame = pd.read_csv(ROOT / "labels" / "seeds.csv", keep_default_na=False)
+    for name in ("taxonomy.json", "seeds.csv"):  # real labels, few: quick to train
+        shutil.copy(ROOT / "labels" / name, labels)
+    frame = pd.read_csv(labels / "seeds.csv", keep_default_na=False)
     frame.loc[0, "stance"] = "oppose" if frame.loc[0, "stance"] != "oppose" else "support"
     frame.to_csv(labels / "seeds.csv", index=False)  # other labels than the current model's: the run trains
     models = shutil.copytree(models_dir, tmp_path / "models")
     current = current_version(models)
     process = subprocess.Popen(cli_command("run", "--output", tmp_path / "out", "--models", models, "--labels", labels),
-                               cwd=ROOT, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, start_new_session=True)
-    deadline = time.time() + 120
+                               cwd=ROOT, env=prefect_env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, start_new_session=True)
+    # the point the training step shows: the new version's folder made aside, not yet in place
+    deadline = time.time() + 300
     while time.time() < deadline and not list(models.glob(".tmp-staging-*")):
-        time.sleep(0.05)
+        assert process.poll() is None, "the run ended before it saved a model"
+        time.sleep(0.01)
     os.killpg(process.pid, signal.SIGKILL)
     process.wait()
+    assert list(models.glob(".tmp-staging-*")), "killed too late: no version was being written"
     assert current_version(models) == current
     load_version(models, current)  # intact
     done = cli("run", "--output", tmp_path / "out", "--models", models, "--labels", labels)
     assert done.returncode == 0, done.stderr
-    assert not list(models.glob(".tmp-*"))
+    assert current_version(models) != current and not list(models.glob(".tmp-*"))
 
 
-def test_two_runs_at_once_on_one_output_folder_do_not_interleave(tmp_path, models_dir):
+def test_a_second_run_on_a_folder_in_use_is_refused_and_runs_once_it_is_free(tmp_path, models_dir, quick_labels, cli,
+                                                                             prefect_server, capsys):
+    from conftest import run_cli
+    from pipeline.files import folder_lock
+
     models = shutil.copytree(models_dir, tmp_path / "models")
     out = tmp_path / "out"
-    processes = [subprocess.Popen(cli_command("run", "--output", out, "--models", models), cwd=ROOT,
-                                  stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True) for _ in range(2)]
-    results = [(p.wait(timeout=600), *p.communicate()) for p in processes]
-    codes = sorted(code for code, _, _ in results)
-    refused = [err for code, _, err in results if code != 0]
-    assert codes[0] == 0
-    if refused:  # the second found the folder locked
-        assert "is in use by another run" in refused[0]
-    reference = tmp_path / "reference"
-    assert cli("run", "--output", reference, "--models", models).returncode == 0
-    for name in ("sentences.csv", "summary.md", "report.html"):
-        assert (out / name).read_bytes() == (reference / name).read_bytes()
+    out.mkdir()
+    with folder_lock(out, "run"):  # as another run holds it: the two always overlap
+        refused = cli("run", "--output", out, "--models", models, "--labels", quick_labels)
+    assert refused.returncode == 1 and "is in use by another run" in refused.stderr, refused.stderr
+    assert len(refused.stderr.strip().splitlines()) == 1 and not (out / "run.json").exists()
+    code, _, err = run_cli(capsys, "run", "--quiet", "--output", out, "--models", models, "--labels", quick_labels)
+    assert code == 0, err
+    assert pd.read_csv(out / "sentences.csv")["doc_id"].nunique() == len(SEED_FILES)
 
 
 def test_the_output_lock_refuses_a_second_holder_and_is_released_after(tmp_path):

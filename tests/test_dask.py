@@ -6,12 +6,12 @@ from conftest import SEEDS
 from pipeline.config import Config
 
 
-def test_two_worker_local_cluster_gives_identical_outputs(prefect_server, models_dir, tmp_path):
+def test_two_worker_local_cluster_gives_identical_outputs(prefect_server, models_dir, quick_labels, tmp_path):
     from pipeline.flow import run_flow
 
     models = shutil.copytree(models_dir, tmp_path / "models")
-    local = run_flow(Config(input_dir=SEEDS, output_dir=tmp_path / "local", model_dir=models))
-    on_dask = run_flow(Config(input_dir=SEEDS, output_dir=tmp_path / "dask", model_dir=models, workers=2))
+    local = run_flow(Config(input_dir=SEEDS, output_dir=tmp_path / "local", model_dir=models, labels_dir=quick_labels))
+    on_dask = run_flow(Config(input_dir=SEEDS, output_dir=tmp_path / "dask", model_dir=models, labels_dir=quick_labels, workers=2))
     assert on_dask["sentences"] == local["sentences"] and not on_dask.get("reused")
     for name in ("sentences.csv", "summary.md", "report.html", "quarantine.csv"):
         assert (tmp_path / "dask" / name).read_bytes() == (tmp_path / "local" / name).read_bytes(), name

@@ -13,12 +13,12 @@ from pipeline.config import Config
 
 
 @pytest.fixture(scope="module")
-def seed_run(prefect_server, tmp_path_factory, models_dir):
+def seed_run(prefect_server, tmp_path_factory, models_dir, quick_labels):
     from pipeline.flow import run_flow
 
     out = tmp_path_factory.mktemp("reports")
     models = Path(shutil.copytree(models_dir, tmp_path_factory.mktemp("run") / "models"))
-    result = run_flow(Config(input_dir=SEEDS, output_dir=out, model_dir=models))
+    result = run_flow(Config(input_dir=SEEDS, output_dir=out, model_dir=models, labels_dir=quick_labels))
     return result, out, models
 
 
@@ -50,11 +50,11 @@ def test_the_model_learns_the_seed_issues(seed_run):
     assert (merged["issue"] == merged["issue_label"]).mean() > 0.9
 
 
-def test_a_second_run_reuses_the_model_and_writes_identical_reports(seed_run, tmp_path):
+def test_a_second_run_reuses_the_model_and_writes_identical_reports(seed_run, tmp_path, quick_labels):
     from pipeline.flow import run_flow
 
     result, out, models = seed_run
-    again = run_flow(Config(input_dir=SEEDS, output_dir=tmp_path, model_dir=models))
+    again = run_flow(Config(input_dir=SEEDS, output_dir=tmp_path, model_dir=models, labels_dir=quick_labels))
     assert again["model"] == result["model"]
     assert len(list(models.glob("*/model.skops"))) == 1
     for name in ("summary.md", "sentences.csv"):
@@ -100,7 +100,7 @@ def test_command_line_help_and_a_clear_error_for_a_missing_folder(tmp_path):
     assert "does not exist" in missing.stderr
 
 
-def test_un_speeches_run_with_a_name_pattern_are_compared_by_speaker_and_year(prefect_server, tmp_path, models_copy):
+def test_un_speeches_run_with_a_name_pattern_are_compared_by_speaker_and_year(prefect_server, tmp_path, models_copy, quick_labels):
     from conftest import UNGDC
     from pipeline.flow import run_flow
 
@@ -111,7 +111,8 @@ def test_un_speeches_run_with_a_name_pattern_are_compared_by_speaker_and_year(pr
     for name in ("CHN_70_2015.txt", "CHN_74_2019.txt", "USA_70_2015.txt", "USA_74_2019.txt"):
         shutil.copy(UNGDC / name, inbox)
     out = tmp_path / "out"
-    run_flow(Config(input_dir=inbox, output_dir=out, model_dir=models_copy, name_pattern="{speaker}_{session}_{year}"))
+    run_flow(Config(input_dir=inbox, output_dir=out, model_dir=models_copy, labels_dir=quick_labels,
+                    name_pattern="{speaker}_{session}_{year}"))
     positions = pd.read_csv(out / "positions.csv", keep_default_na=False, dtype=str)
     assert set(positions["speaker"]) == {"CHN", "USA"}
     assert {"2015", "2019"} <= set(positions["first_date"].str[:4]) | set(positions["last_date"].str[:4])

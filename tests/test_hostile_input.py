@@ -7,7 +7,7 @@ import zipfile
 
 import pytest
 
-from conftest import SEED_FILES
+from conftest import SEED_FILES, run_cli
 from pipeline.config import Config
 from pipeline.ingest import read_documents
 
@@ -120,15 +120,13 @@ def test_metadata_in_other_encodings_is_decoded_like_documents(tmp_path, encodin
 
 # case 4: an output folder inside the input folder is refused before any work
 @pytest.mark.parametrize("output", ["inbox", "inbox/reports", "inbox/2017/reports"])
-def test_an_output_folder_inside_the_input_folder_is_refused(tmp_path, output):
-    from test_bad_input import cli
-
+def test_an_output_folder_inside_the_input_folder_is_refused(tmp_path, capsys, output):
     inbox = tmp_path / "inbox"
     (inbox / "2017").mkdir(parents=True)
     shutil.copy(SEED_FILES[0], inbox)
-    done = cli("run", "--input", inbox, "--output", tmp_path / output, timeout=120)
-    assert done.returncode == 1
-    assert "is inside the input folder" in done.stderr and "Traceback" not in done.stderr, done.stderr
+    code, _, err = run_cli(capsys, "run", "--input", inbox, "--output", tmp_path / output)
+    assert code == 1
+    assert "is inside the input folder" in err and "Traceback" not in err, err
     assert sorted(p.name for p in inbox.iterdir()) == sorted(["2017", SEED_FILES[0].name])  # nothing written there
 
 
@@ -185,10 +183,8 @@ def test_summary_markdown_escapes_document_and_metadata_text():
 
 
 @pytest.fixture(scope="module")
-def hostile_run(tmp_path_factory, models_dir):
+def hostile_run(tmp_path_factory, models_dir, quick_labels, cli):
     import os
-
-    from test_bad_input import cli
 
     root = tmp_path_factory.mktemp("hostile")
     inbox, out = root / "inbox", root / "out"
@@ -199,7 +195,7 @@ def hostile_run(tmp_path_factory, models_dir):
     (inbox / ".hidden.txt").write_text(STATEMENT)
     (inbox / os.fsdecode(b"d\xe9claration.txt")).write_text(STATEMENT)
     (inbox / "metadata.csv").write_text('file,speaker,title\n=cmd.txt,<script>alert(1)</script>,"<img src=x onerror=alert(2)> **Title**"\n')
-    done = cli("run", "--input", inbox, "--output", out, "--models", models_dir)
+    done = cli("run", "--input", inbox, "--output", out, "--models", models_dir, "--labels", quick_labels)
     return done, inbox, out
 
 
@@ -238,26 +234,22 @@ def test_a_hostile_folder_is_read_whole_and_its_text_neutralised_in_every_output
     ("m.jsonl", '{"text": "Fine."}\n{"id": 2}\n', "m.jsonl: no 'text' on line(s) 2"),
     ("a.json", '[\n {"text": "Fine."},\n {"text": 5}\n]\n', "a.json, line 3: 'text' must be a string"),
 ])
-def test_bad_predict_rows_are_refused_naming_file_and_line(tmp_path, name, content, message):
-    from test_bad_input import cli
-
+def test_bad_predict_rows_are_refused_naming_file_and_line(tmp_path, capsys, name, content, message):
     source = tmp_path / name
     source.write_text(content)
-    done = cli("predict", source, "--output", tmp_path / "out.csv", "--models", tmp_path / "no-models", timeout=120)
-    assert done.returncode == 1 and message in done.stderr, done.stderr
+    code, _, err = run_cli(capsys, "predict", source, "--output", tmp_path / "out.csv", "--models", tmp_path / "no-models")
+    assert code == 1 and message in err, err
     assert not (tmp_path / "out.csv").exists()
 
 
-def test_predict_keeps_the_analysts_own_columns_and_reads_a_json_array(tmp_path, models_dir):
+def test_predict_keeps_the_analysts_own_columns_and_reads_a_json_array(tmp_path, models_dir, quick_labels, capsys):
     import pandas as pd
-
-    from test_bad_input import cli
 
     source = tmp_path / "mine.json"
     source.write_text('[\n {"_line": 1, "issue": "mine", "stance": "theirs", "text": "The JCPOA must be preserved."},\n'
                       ' {"_line": 2, "issue": "x", "stance": "y", "text": "=NATO expansion threatens our security.", "tags": ["a"]}\n]\n')
-    done = cli("predict", source, "--output", tmp_path / "out.csv", "--models", models_dir)
-    assert done.returncode == 0, done.stderr
+    code, _, err = run_cli(capsys, "predict", source, "--output", tmp_path / "out.csv", "--models", models_dir, "--labels", quick_labels)
+    assert code == 0, err
     out = pd.read_csv(tmp_path / "out.csv", keep_default_na=False, dtype=str)
     assert list(out.columns) == ["_line", "issue", "stance", "text", "tags", "predicted_issue", "predicted_stance", "predicted_target",
                                  "predicted_issue_confidence", "predicted_stance_confidence", "predicted_target_confidence"]

@@ -4,36 +4,20 @@ predict on the analyst's own sentences; suggest what to label next."""
 import json
 import shutil
 import subprocess
-import sys
 
 import pandas as pd
 import pytest
 
-from conftest import LABELS, ROOT
+from conftest import LABELS, run_cli
 
-SMALL_DEV = 40  # sentences kept per dev file in the fast copies
-
-
-def cli(*args, cwd=ROOT):
-    return subprocess.run([sys.executable, "-m", "pipeline", *map(str, args)], capture_output=True, text=True, cwd=cwd, timeout=600)
-
-
-@pytest.fixture()
-def small_labels(tmp_path):
-    """The seed labels plus a slice of the UN labels and dev set: real labels, quick to train."""
-    folder = tmp_path / "labels"
-    (folder / "dev").mkdir(parents=True)
-    shutil.copy(LABELS / "taxonomy.json", folder)
-    shutil.copy(LABELS / "seeds.csv", folder)
-    train = pd.read_csv(LABELS / "ungdc_train.csv", keep_default_na=False)
-    train[train["file"].isin(sorted(train["file"].unique())[:8])].to_csv(folder / "ungdc_train.csv", index=False)
-    dev = pd.read_csv(LABELS / "dev" / "ungdc_dev.csv", keep_default_na=False)
-    dev.groupby("file").head(SMALL_DEV).to_csv(folder / "dev" / "ungdc_dev.csv", index=False)
-    return folder
+def cli(capsys, *args) -> subprocess.CompletedProcess:
+    """The command line, in this process (a subprocess proves nothing more here)."""
+    code, out, err = run_cli(capsys, *args)
+    return subprocess.CompletedProcess(list(args), code, out, err)
 
 
-def test_retrain_evaluates_by_document_and_writes_the_model_card(small_labels, tmp_path):
-    done = cli("retrain", "--labels", small_labels, "--models", tmp_path / "models", "--output", tmp_path / "out")
+def test_retrain_evaluates_by_document_and_writes_the_model_card(small_labels, tmp_path, capsys):
+    done = cli(capsys, "retrain", "--labels", small_labels, "--models", tmp_path / "models", "--output", tmp_path / "out")
     assert done.returncode == 0, done.stderr
     assert "is now current" in done.stdout
     card = json.loads((tmp_path / "out" / "model_card.json").read_text())
@@ -55,15 +39,15 @@ def test_retrain_evaluates_by_document_and_writes_the_model_card(small_labels, t
     assert version_for(card["labels_hash"]) == card["version"]
 
 
-def test_a_worse_model_is_kept_but_not_made_current_until_accepted_and_rollback_restores(small_labels, tmp_path):
+def test_a_worse_model_is_kept_but_not_made_current_until_accepted_and_rollback_restores(small_labels, tmp_path, capsys):
     models = tmp_path / "models"
-    assert cli("retrain", "--labels", small_labels, "--models", models, "--output", tmp_path).returncode == 0
+    assert cli(capsys, "retrain", "--labels", small_labels, "--models", models, "--output", tmp_path, "--cv-folds", 0).returncode == 0
     good = (models / "current").read_text().strip()
     # an analyst's bad edit: most stances flipped to neutral
     frame = pd.read_csv(small_labels / "ungdc_train.csv", keep_default_na=False)
     frame.loc[frame.index % 4 != 0, ["stance", "target"]] = ["neutral", ""]
     frame.to_csv(small_labels / "ungdc_train.csv", index=False)
-    refused = cli("retrain", "--labels", small_labels, "--models", models, "--output", tmp_path)
+    refused = cli(capsys, "retrain", "--labels", small_labels, "--models", models, "--output", tmp_path, "--cv-folds", 0)
     assert refused.returncode == 0, refused.stderr
     assert "NOT current" in refused.stdout and "--accept" in refused.stdout
     assert (models / "current").read_text().strip() == good
@@ -71,21 +55,21 @@ def test_a_worse_model_is_kept_but_not_made_current_until_accepted_and_rollback_
     assert (models / worse / "model.skops").exists()  # kept, versioned
     card = (tmp_path / "model_card.md").read_text()
     assert "## Compared with the previous model" in card and f"`{good}`" in card
-    accepted = cli("retrain", "--labels", small_labels, "--models", models, "--output", tmp_path, "--accept")
+    accepted = cli(capsys, "retrain", "--labels", small_labels, "--models", models, "--output", tmp_path, "--cv-folds", 0, "--accept")
     assert "is now current" in accepted.stdout and (models / "current").read_text().strip() == worse
-    back = cli("retrain", "--models", models, "--rollback")
+    back = cli(capsys, "retrain", "--models", models, "--rollback")
     assert back.returncode == 0 and good in back.stdout
     assert (models / "current").read_text().strip() == good
 
 
-def test_bad_labels_fail_retrain_and_leave_the_current_model(small_labels, tmp_path):
+def test_bad_labels_fail_retrain_and_leave_the_current_model(small_labels, tmp_path, capsys):
     models = tmp_path / "models"
-    assert cli("retrain", "--labels", small_labels, "--models", models, "--output", tmp_path).returncode == 0
+    assert cli(capsys, "retrain", "--labels", small_labels, "--models", models, "--output", tmp_path, "--cv-folds", 0).returncode == 0
     before = sorted(p.name for p in models.iterdir())
     frame = pd.read_csv(small_labels / "seeds.csv", keep_default_na=False)
     frame.loc[10, "issue"] = "venezuela"
     frame.to_csv(small_labels / "seeds.csv", index=False)
-    failed = cli("retrain", "--labels", small_labels, "--models", models, "--output", tmp_path)
+    failed = cli(capsys, "retrain", "--labels", small_labels, "--models", models, "--output", tmp_path, "--cv-folds", 0)
     assert failed.returncode == 1
     assert "seeds.csv, line 12, row 10, column issue" in failed.stderr
     assert sorted(p.name for p in models.iterdir()) == before
@@ -96,18 +80,18 @@ def model_dir(models_dir):
     return models_dir
 
 
-def test_predict_keeps_the_analysts_columns_and_adds_labels(model_dir, tmp_path):
+def test_predict_keeps_the_analysts_columns_and_adds_labels(model_dir, tmp_path, capsys):
     source = tmp_path / "mine.csv"
     pd.DataFrame({"id": ["a1", "a2"], "text": ["We condemn the missile launches by Pyongyang.", "NATO expansion threatens our security."],
                   "context": ["", "The Alliance is moving east."]}).to_csv(source, index=False)
-    done = cli("predict", source, "--output", tmp_path / "out.csv", "--models", model_dir)
+    done = cli(capsys, "predict", source, "--output", tmp_path / "out.csv", "--models", model_dir)
     assert done.returncode == 0, done.stderr
     out = pd.read_csv(tmp_path / "out.csv", keep_default_na=False)
     assert list(out.columns) == ["id", "text", "context", "issue", "stance", "target", "issue_confidence", "stance_confidence", "target_confidence"]
     assert list(out["id"]) == ["a1", "a2"] and list(out["issue"]) == ["dprk", "nato"]
     jsonl = tmp_path / "mine.jsonl"
     jsonl.write_text('{"id": 7, "text": "The JCPOA must be preserved."}\n')
-    assert cli("predict", jsonl, "--output", tmp_path / "j.csv", "--models", model_dir).returncode == 0
+    assert cli(capsys, "predict", jsonl, "--output", tmp_path / "j.csv", "--models", model_dir).returncode == 0
     assert pd.read_csv(tmp_path / "j.csv")["issue"].tolist() == ["iran"]
 
 
@@ -118,10 +102,10 @@ def test_predict_keeps_the_analysts_columns_and_adds_labels(model_dir, tmp_path)
     (b"id,text\n1,Fine.\n2,\n3,  \n", "empty text on line(s) 3, 4"),
     (b'{"text": "ok"}\n{"text": \n', "line 2: not valid JSON"),
 ])
-def test_bad_predict_input_gets_a_clear_error_and_no_output(model_dir, tmp_path, content, message):
+def test_bad_predict_input_gets_a_clear_error_and_no_output(model_dir, tmp_path, content, message, capsys):
     source = tmp_path / ("in.jsonl" if content.startswith(b"{") else "in.csv")
     source.write_bytes(content)
-    done = cli("predict", source, "--output", tmp_path / "out.csv", "--models", model_dir)
+    done = cli(capsys, "predict", source, "--output", tmp_path / "out.csv", "--models", model_dir)
     assert done.returncode == 1 and message in done.stderr, done.stderr
     assert not (tmp_path / "out.csv").exists()
 
@@ -152,19 +136,35 @@ def test_suggest_picks_uncertain_unlabelled_sentences_spread_over_documents(mode
     assert set(picked["text"]) <= set(content["text"])
 
 
-def test_suggest_command_reads_the_last_run(model_dir, tmp_path):
-    reports = tmp_path / "reports"
+def test_suggest_command_reads_the_last_run(prefect_server, model_dir, quick_labels, tmp_path, capsys):
+    reports, inbox = tmp_path / "reports", tmp_path / "inbox"
     reports.mkdir()
-    missing = cli("suggest", "--reports", reports, "--models", model_dir)
+    missing = cli(capsys, "suggest", "--reports", reports, "--models", model_dir, "--labels", quick_labels)
     assert missing.returncode == 1 and "run `python -m pipeline run` first" in missing.stderr
+    inbox.mkdir()
+    (inbox / "statement.txt").write_text(  # sentences no label file holds
+        "Statement by the Minister\n\nWe discussed the situation on the Korean peninsula with our partners. "
+        "The talks in Vienna on the nuclear programme of Iran continue. Humanitarian access in Syria must improve. "
+        "The alliance held exercises near our borders this spring. Our relations with Washington remain difficult. "
+        "We will host a conference on water resources next year. Trade between our countries grew by ten per cent.\n")
+    ran = cli(capsys, "run", "--quiet", "--input", inbox, "--output", reports, "--models", model_dir, "--labels", quick_labels)
+    assert ran.returncode == 0, ran.stderr
+    done = cli(capsys, "suggest", "--reports", reports, "--models", model_dir, "--labels", quick_labels, "--n", 6)
+    assert done.returncode == 0 and done.stderr == "", done.stderr
+    picked = pd.read_csv(reports / "suggestions.csv", keep_default_na=False)
+    assert len(picked) == 6 and {"file", "start", "end", "text", "context", "issue", "stance"} <= set(picked.columns)
+    sentences = pd.read_csv(reports / "sentences.csv", keep_default_na=False)
+    assert set(zip(picked["file"], picked["start"])) <= set(zip(sentences["doc_id"], sentences["start"]))
+    labelled = pd.read_csv(quick_labels / "seeds.csv", keep_default_na=False)
+    assert not set(zip(picked["file"], picked["start"])) & set(zip(labelled["file"], labelled["start"]))  # only unlabelled ones
 
 
-def test_a_model_without_sentence_embeddings_is_kept_apart_with_its_own_current_version(small_labels, tmp_path):
+def test_a_model_without_sentence_embeddings_is_kept_apart_with_its_own_current_version(small_labels, tmp_path, capsys):
     from pipeline.registry import load_version, version_for
 
     models = tmp_path / "models"
-    assert cli("retrain", "--labels", small_labels, "--models", models, "--output", tmp_path / "with").returncode == 0
-    done = cli("retrain", "--labels", small_labels, "--models", models, "--output", tmp_path / "without", "--no-embeddings")
+    assert cli(capsys, "retrain", "--labels", small_labels, "--models", models, "--output", tmp_path / "with", "--cv-folds", 0).returncode == 0
+    done = cli(capsys, "retrain", "--labels", small_labels, "--models", models, "--output", tmp_path / "without", "--no-embeddings", "--cv-folds", 0)
     assert done.returncode == 0, done.stderr
     with_card = json.loads((tmp_path / "with" / "model_card.json").read_text())
     card = json.loads((tmp_path / "without" / "model_card.json").read_text())
@@ -194,13 +194,13 @@ def test_a_current_model_that_no_longer_loads_does_not_block_retraining(small_la
     from pipeline.registry import current_version, retrain
 
     models = tmp_path / "models"
-    first = retrain(small_labels, models, taxonomy, cross_validate=False, embeddings=False)
+    first = retrain(small_labels, models, taxonomy, cv_folds=0, embeddings=False)
     # as if saved by an older design of the model: its file no longer passes the checks
     path = models / first.model.version / "model.skops"
     path.write_bytes(path.read_bytes()[:-10])
     frame = pd.read_csv(small_labels / "seeds.csv", keep_default_na=False)
     frame.loc[0, "stance"] = "oppose" if frame.loc[0, "stance"] != "oppose" else "support"
     frame.to_csv(small_labels / "seeds.csv", index=False)
-    second = retrain(small_labels, models, taxonomy, cross_validate=False, embeddings=False)
+    second = retrain(small_labels, models, taxonomy, cv_folds=0, embeddings=False)
     assert second.model.version != first.model.version
     assert current_version(models) == second.model.version and second.made_current

@@ -14,15 +14,9 @@ from pathlib import Path
 import pandas as pd
 import pytest
 
-from conftest import LABELS, ROOT, SEED_FILES, many_documents
+from conftest import LABELS, ROOT, SEED_FILES, cli_command, many_documents, run_cli
 from pipeline import cli
 from pipeline.outputs import FAILED, REPORTS, current_set
-
-
-def run_cli(capsys, *args):
-    code = cli.main([str(a) for a in args])
-    out, err = capsys.readouterr()
-    return code, out, err
 
 
 def consistent_set(out: Path) -> dict:
@@ -46,10 +40,16 @@ def models(models_copy):
     return models_copy
 
 
+@pytest.fixture(scope="module")
+def labels(quick_labels):
+    """The labels the session's model was trained on (so that no run here trains)."""
+    return quick_labels
+
+
 # issue 16: progress, summary, quiet, config, help, version
 
-def test_progress_lines_carry_totals_and_the_last_stage_reaches_its_total(prefect_server, forty, models, tmp_path, capsys):
-    code, out, err = run_cli(capsys, "run", "--input", forty, "--output", tmp_path / "out", "--models", models)
+def test_progress_lines_carry_totals_and_the_last_stage_reaches_its_total(prefect_server, forty, models, tmp_path, capsys, labels):
+    code, out, err = run_cli(capsys, "run", "--input", forty, "--output", tmp_path / "out", "--models", models, "--labels", labels)
     assert code == 0, err
     lines = out.strip().splitlines()
     for stage, unit in (("ingest", "files"), ("segment", "documents"), ("classify", "sentences")):
@@ -70,11 +70,11 @@ def test_progress_lines_carry_totals_and_the_last_stage_reaches_its_total(prefec
     assert "Finished in state" in (tmp_path / "out" / "run.log").read_text()
 
 
-def test_quiet_prints_only_the_summary_line(prefect_server, models, tmp_path, capsys):
+def test_quiet_prints_only_the_summary_line(prefect_server, models, tmp_path, capsys, labels):
     inbox = tmp_path / "inbox"
     inbox.mkdir()
     shutil.copy(SEED_FILES[0], inbox)
-    code, out, err = run_cli(capsys, "run", "--quiet", "--input", inbox, "--output", tmp_path / "out", "--models", models)
+    code, out, err = run_cli(capsys, "run", "--quiet", "--input", inbox, "--output", tmp_path / "out", "--models", models, "--labels", labels)
     assert code == 0 and err == "", err
     assert len(out.splitlines()) == 1 and out.startswith("done: 1 document(s) read")
 
@@ -95,13 +95,13 @@ def test_an_error_is_one_line_even_when_a_task_fails(prefect_env, tmp_path):
     assert quiet.stderr.startswith("error: input folder") and "does not exist" in quiet.stderr
 
 
-def test_a_config_file_sets_options_a_flag_overrides_it_and_run_json_records_them(prefect_server, models, tmp_path, capsys):
+def test_a_config_file_sets_options_a_flag_overrides_it_and_run_json_records_them(prefect_server, models, tmp_path, capsys, labels):
     inbox = tmp_path / "inbox"
     inbox.mkdir()
     for path in SEED_FILES[:2]:
         shutil.copy(path, inbox)
     config = tmp_path / "settings.toml"
-    config.write_text(f'input_dir = "{inbox}"\noutput_dir = "{tmp_path / "from-config"}"\nmodel_dir = "{models}"\n'
+    config.write_text(f'input_dir = "{inbox}"\noutput_dir = "{tmp_path / "from-config"}"\nmodel_dir = "{models}"\nlabels_dir = "{labels}"\n'
                       'top_claims = 2\nsentences_per_batch = 500\nlow_confidence = 0.6\nmain_speaker = "Config Speaker"\n')
     code, out, err = run_cli(capsys, "run", "--config", config, "--output", tmp_path / "from-flag", "--quiet")
     assert code == 0, err
@@ -146,8 +146,6 @@ def test_input_given_a_file_says_it_is_a_file(tmp_path, capsys):
 
 
 def test_a_read_only_output_folder_is_one_clear_line_before_any_work(tmp_path):
-    from test_bad_input import cli_command
-
     if os.geteuid() == 0 and not shutil.which("setpriv"):
         pytest.skip("root without setpriv writes anywhere")
     out = tmp_path / "out"
@@ -168,7 +166,7 @@ def test_predict_output_pointing_at_a_folder_is_refused_before_classifying(tmp_p
     assert code == 1 and f"--output {tmp_path} is a folder" in err
 
 
-def test_a_full_disk_keeps_the_previous_set_and_says_so_in_one_line(prefect_server, models, tmp_path, capsys, monkeypatch):
+def test_a_full_disk_keeps_the_previous_set_and_says_so_in_one_line(prefect_server, models, tmp_path, capsys, monkeypatch, labels):
     import errno
 
     from pipeline import stages
@@ -177,7 +175,7 @@ def test_a_full_disk_keeps_the_previous_set_and_says_so_in_one_line(prefect_serv
     inbox.mkdir()
     shutil.copy(SEED_FILES[0], inbox)
     out = tmp_path / "out"
-    assert run_cli(capsys, "run", "--quiet", "--input", inbox, "--output", out, "--models", models)[0] == 0
+    assert run_cli(capsys, "run", "--quiet", "--input", inbox, "--output", out, "--models", models, "--labels", labels)[0] == 0
     before = consistent_set(out)
     shutil.copy(SEED_FILES[1], inbox)
     real = stages.atomic_write
@@ -190,32 +188,32 @@ def test_a_full_disk_keeps_the_previous_set_and_says_so_in_one_line(prefect_serv
         real(path, text)
 
     monkeypatch.setattr(stages, "atomic_write", full)
-    code, out_text, err = run_cli(capsys, "run", "--quiet", "--input", inbox, "--output", out, "--models", models)
+    code, out_text, err = run_cli(capsys, "run", "--quiet", "--input", inbox, "--output", out, "--models", models, "--labels", labels)
     assert code == 1 and out_text == "" and len(err.splitlines()) == 1, err
     assert err.startswith("error: the disk is full: No space left on device")
     assert consistent_set(out) == before  # the old set, whole
     assert json.loads((out / FAILED).read_text())["status"] == "failed"
     monkeypatch.setattr(stages, "atomic_write", real)
-    assert run_cli(capsys, "run", "--quiet", "--input", inbox, "--output", out, "--models", models)[0] == 0
+    assert run_cli(capsys, "run", "--quiet", "--input", inbox, "--output", out, "--models", models, "--labels", labels)[0] == 0
     assert consistent_set(out)["counts"]["ingest"]["documents_out"] == 2 and not (out / FAILED).exists()
     assert len(list((out / ".sets").iterdir())) == 1  # old and half-written sets removed
 
 
 # issue 12, case 2: the output set changes as one
 
-def test_a_failed_run_keeps_the_last_good_run_json_and_quarantine(prefect_server, models, tmp_path, capsys):
+def test_a_failed_run_keeps_the_last_good_run_json_and_quarantine(prefect_server, models, tmp_path, capsys, labels):
     inbox = tmp_path / "inbox"
     inbox.mkdir()
     shutil.copy(SEED_FILES[0], inbox)
     (inbox / "empty.txt").write_bytes(b"")
     out = tmp_path / "out"
-    assert run_cli(capsys, "run", "--quiet", "--input", inbox, "--output", out, "--models", models)[0] == 0
+    assert run_cli(capsys, "run", "--quiet", "--input", inbox, "--output", out, "--models", models, "--labels", labels)[0] == 0
     good = {name: (out / name).read_bytes() for name in REPORTS}
     for bad_input in (tmp_path / "mistyped", tmp_path / "all-bad"):
         if bad_input.name == "all-bad":
             bad_input.mkdir()
             (bad_input / "x.pdf").write_bytes(b"%PDF-1.4 ...")
-        code, _, err = run_cli(capsys, "run", "--input", bad_input, "--output", out, "--models", models)
+        code, _, err = run_cli(capsys, "run", "--input", bad_input, "--output", out, "--models", models, "--labels", labels)
         assert code == 1
         assert {name: (out / name).read_bytes() for name in REPORTS} == good
         failed = json.loads((out / FAILED).read_text())
@@ -287,14 +285,15 @@ def test_a_kill_between_any_two_renames_leaves_the_old_set_or_the_new(tmp_path, 
     assert not died and len(seen) >= 2
 
 
-def test_a_run_killed_while_writing_its_reports_leaves_one_complete_set(prefect_env, forty, models, tmp_path):
+def test_a_run_killed_while_writing_its_reports_leaves_one_complete_set(prefect_server, prefect_env, forty, models, tmp_path, labels, capsys):
     """kill -9 at points the run reports: its new set's first report written, its run.json written."""
     from pipeline.accounting import file_sha256
 
     out = tmp_path / "out"
     inbox = shutil.copytree(forty, tmp_path / "inbox")
-    command = [sys.executable, "-m", "pipeline", "run", "--quiet", "--input", inbox, "--output", out, "--models", models]
-    assert subprocess.run(command, cwd=ROOT, env=prefect_env, capture_output=True, timeout=600).returncode == 0
+    args = ["run", "--quiet", "--input", inbox, "--output", out, "--models", models, "--labels", labels]
+    command = [sys.executable, "-m", "pipeline", *map(str, args)]
+    assert run_cli(capsys, *args)[0] == 0  # the set to keep: written in this process (only the killed runs need their own)
     first = consistent_set(out)
     (inbox / "doc_000.txt").unlink()  # the next run writes different reports
     for marker in ("sentences.csv", "run.json"):
@@ -307,8 +306,8 @@ def test_a_run_killed_while_writing_its_reports_leaves_one_complete_set(prefect_
         process.kill()
         process.wait()
         consistent_set(out)  # the old set or the new, whole
-    final = subprocess.run(command, cwd=ROOT, env=prefect_env, capture_output=True, text=True, timeout=600)
-    assert final.returncode == 0, final.stderr
+    code, _, err = run_cli(capsys, *args)
+    assert code == 0, err
     assert consistent_set(out)["counts"]["ingest"]["documents_out"] == 39
     assert len(list((out / ".sets").iterdir())) == 1
 
@@ -329,10 +328,10 @@ def _alive(pid: int) -> bool:
 
 
 @pytest.mark.parametrize("signum", [signal.SIGINT, signal.SIGTERM, signal.SIGKILL])
-def test_a_signal_stops_the_run_within_seconds_and_leaves_no_prefect_server(signum, forty, models, tmp_path):
+def test_a_signal_stops_the_run_within_seconds_and_leaves_no_prefect_server(signum, forty, models, tmp_path, labels):
     env = {k: v for k, v in os.environ.items() if k != "PREFECT_API_URL"}  # the run starts its own temporary server
     out = tmp_path / "out"
-    process = subprocess.Popen([sys.executable, "-m", "pipeline", "run", "--input", forty, "--output", out, "--models", models],
+    process = subprocess.Popen([sys.executable, "-m", "pipeline", "run", "--input", forty, "--output", out, "--models", models, "--labels", labels],
                                cwd=ROOT, env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
     for line in process.stdout:  # wait for the point the run reports: segmentation done, classifying begins
         if line.startswith("segment: "):
@@ -366,7 +365,7 @@ def test_two_runs_sharing_a_fresh_models_folder_train_once(tmp_path, taxonomy, m
     trained = []
     real_load = registry.load_version
 
-    def fake_retrain(labels_dir, model_dir, taxonomy, accept, cross_validate, embeddings, params=None, progress=None):
+    def fake_retrain(labels_dir, model_dir, taxonomy, accept, cv_folds, embeddings, params=None, progress=None):
         trained.append(1)
         time.sleep(1.0)  # long enough for the other run to wait for the lock
         version = registry.current_version(models_dir)
@@ -410,24 +409,32 @@ def test_model_folders_and_reports_honour_the_umask(tmp_path, trained_model):
         os.umask(previous)
 
 
-def test_the_installed_command_works_from_any_folder_with_its_own_labels_and_a_per_user_models_folder(tmp_path, models_dir):
+def test_the_installed_command_works_from_any_folder_with_its_own_labels_and_a_per_user_models_folder(
+        tmp_path, models_dir, quick_labels, prefect_env):
     """Issue 12, case 18: outside the project, the labels come with the package and models go to
     a per-user folder that --help names, never the folder one stands in."""
-    import os
-
+    from pipeline.config import default_labels_dir
     from pipeline.registry import current_version
 
     elsewhere = tmp_path / "elsewhere"
     (elsewhere / "docs").mkdir(parents=True)
     shutil.copy(SEED_FILES[0], elsewhere / "docs")
-    env = {**os.environ, "XDG_DATA_HOME": str(tmp_path / "data")}
+    (elsewhere / "mine.csv").write_text("text\nNATO expansion threatens our security.\n")
+    env = {**prefect_env, "XDG_DATA_HOME": str(tmp_path / "data")}
     user_models = tmp_path / "data" / "stance-pipeline" / "models"
     shutil.copytree(models_dir, user_models)  # as if trained by an earlier run: no training here
-    help_text = subprocess.run([sys.executable, "-m", "pipeline", "run", "--help"], capture_output=True, text=True,
-                               cwd=elsewhere, env=env)
+    shown = lambda *args: subprocess.run([sys.executable, "-m", "pipeline", *map(str, args)], capture_output=True,  # noqa: E731
+                                         text=True, cwd=elsewhere, env=env, timeout=600)
+    help_text = shown("run", "--help")
     assert str(user_models) in "".join(help_text.stdout.split())  # argparse wraps long paths
-    done = subprocess.run([sys.executable, "-m", "pipeline", "run", "--input", "docs", "--output", "out", "--quiet"],
-                          capture_output=True, text=True, cwd=elsewhere, env=env, timeout=600)
+    # predict reads the per-user model and checks it against the labels that came with the package
+    # (the quick model was trained on other labels: it says so, and predicts all the same)
+    predicted = shown("predict", "mine.csv", "--output", "out.csv")
+    assert predicted.returncode == 0, predicted.stderr
+    bundled = default_labels_dir()
+    assert (bundled / "taxonomy.json").exists() and str(bundled) in "".join(predicted.stderr.split())
+    assert (elsewhere / "out.csv").exists()
+    done = shown("run", "--input", "docs", "--output", "out", "--quiet", "--labels", quick_labels)
     assert done.returncode == 0, done.stderr
     assert f"model {current_version(user_models)}" in done.stdout
     assert (elsewhere / "out" / "summary.md").exists() and not (elsewhere / "models").exists()
