@@ -174,8 +174,13 @@ def stopped_by_signals(on_timeout: Callable[[str], None]) -> Iterator[list[str]]
         yield fired
         return
 
+    swallowed: list[int] = []  # a signal whose Interrupted a finalizer swallowed, to deliver again
+
     def handler(signum, frame):
         name = signal.Signals(signum).name
+        if swallowed:
+            swallowed.clear()
+            raise Interrupted(name)
         if fired:
             on_timeout(fired[0])
             return
@@ -185,9 +190,26 @@ def stopped_by_signals(on_timeout: Callable[[str], None]) -> Iterator[list[str]]
         timer.start()
         raise Interrupted(name)
 
+    def unraisable(info) -> None:
+        # the signal came while Python ran a finalizer or weakref callback (pandera has some),
+        # which cannot raise: Python would print "Exception ignored in ..." with a traceback and
+        # go on. Deliver it again, so that it stops the run with its one line.
+        if isinstance(info.exc_value, Interrupted) and not swallowed:
+            swallowed.append(1)
+            # from another thread, a moment later: raised here, or at once, it would land in
+            # this hook or the same finalizer again
+            again = threading.Timer(0.05, signal.raise_signal, args=(getattr(signal, info.exc_value.signal_name),))
+            again.daemon = True
+            again.start()
+            return
+        previous_hook(info)
+
+    previous_hook = sys.unraisablehook
+    sys.unraisablehook = unraisable
     previous = {s: signal.signal(s, handler) for s in (signal.SIGINT, signal.SIGTERM)}
     try:
         yield fired
     finally:
+        sys.unraisablehook = previous_hook
         for s, h in previous.items():
             signal.signal(s, h)

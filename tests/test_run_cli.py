@@ -357,6 +357,27 @@ def test_a_signal_stops_the_run_within_seconds_and_leaves_no_prefect_server(sign
     assert not (out / "run.json").exists() and json.loads((out / FAILED).read_text())["status"] == "interrupted"
 
 
+def test_a_signal_that_lands_in_a_finalizer_still_stops_the_run_quietly(capsys):
+    """A finalizer cannot raise: Python would print the Interrupted it swallowed and go on."""
+    import weakref
+
+    from pipeline.runtime import Interrupted, stopped_by_signals
+
+    class Thing:
+        pass
+
+    ended = []
+    with pytest.raises(Interrupted):
+        with stopped_by_signals(on_timeout=ended.append):
+            thing = Thing()
+            ref = weakref.ref(thing, lambda _: (signal.raise_signal(signal.SIGINT), sum(range(1000))))  # noqa: F841
+            del thing  # the callback runs now; the signal lands inside it
+            deadline = time.time() + 5
+            while time.time() < deadline:
+                pass
+    assert "Exception ignored" not in capsys.readouterr().err and not ended
+
+
 # issue 12, case 19: a shared models folder
 
 def test_two_runs_sharing_a_fresh_models_folder_train_once(tmp_path, taxonomy, models_dir, monkeypatch):
