@@ -129,12 +129,13 @@ def test_sentences_cover_each_processed_document(bad_run, bad_folder):
         assert all(c or ch.isspace() for c, ch in zip(covered, text)), doc
 
 
-def test_a_folder_of_only_bad_files_fails_with_that_message(tmp_path, cli):
+def test_a_folder_of_only_bad_files_fails_with_that_message(tmp_path, models_dir, quick_labels, cli):
     inbox = tmp_path / "inbox"
     inbox.mkdir()
     (inbox / "empty.txt").write_bytes(b"")
     (inbox / "x.pdf").write_bytes(b"%PDF-1.4 ...")
-    done = cli("run", "--input", inbox, "--output", tmp_path / "out")
+    models = shutil.copytree(models_dir, tmp_path / "models")
+    done = cli("run", "--input", inbox, "--output", tmp_path / "out", "--models", models, "--labels", quick_labels)
     assert done.returncode == 1
     assert "no usable document" in done.stderr and "all 2 file(s) set aside" in done.stderr
     failed = json.loads((tmp_path / "out" / "run-failed.json").read_text())
