@@ -8,6 +8,7 @@ import re
 import secrets
 import shutil
 from contextlib import contextmanager
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Iterator
 
@@ -29,19 +30,41 @@ def _text_columns(frame: pd.DataFrame) -> list:
     return [c for c in frame.columns if not (pd.api.types.is_numeric_dtype(frame[c]) or pd.api.types.is_bool_dtype(frame[c]))]
 
 
-def csv_text(frame: pd.DataFrame, **options) -> str:
-    """``frame`` as CSV (no index, ``\\n`` line ends), every text cell and column name that begins
-    with = + - @, a tab or a carriage return given a leading apostrophe, so a spreadsheet shows it
-    instead of running it; ``restored`` undoes it."""
+def neutralised(frame: pd.DataFrame) -> pd.DataFrame:
+    """``frame`` with every text cell and column name that begins with = + - @, a tab or a
+    carriage return given a leading apostrophe, so a spreadsheet shows it instead of running it;
+    ``restored`` undoes it."""
     safe = frame.copy()  # copy-on-write: cheap until a column is changed
     for column in _text_columns(safe):
-        # vectorised on the (Arrow-backed) string column: a corpus has hundreds of thousands of rows
-        text = safe[column].astype("string")
-        risky = text.str.match(_FORMULA).fillna(False).astype(bool)
+        # only the risky cells are copied: a corpus has hundreds of thousands of rows, and a
+        # string copy of a whole text column costs as much memory as the column
+        values = safe[column]
+        risky = values.str.match(_FORMULA).fillna(False).astype(bool) if values.dtype == object else \
+            values.astype("string").str.match(_FORMULA).fillna(False).astype(bool)
         if risky.any():
-            safe[column] = safe[column].astype(object).where(~risky, "'" + text[risky].astype(object))
+            safe[column] = values.astype(object).where(~risky, "'" + values[risky].astype(str))
     safe.columns = ["'" + c if isinstance(c, str) and re.match(_FORMULA, c) else c for c in safe.columns]
-    return safe.to_csv(index=False, lineterminator="\n", **options)
+    return safe
+
+
+def csv_text(frame: pd.DataFrame, **options) -> str:
+    """``frame`` as CSV (no index, ``\\n`` line ends), its cells ``neutralised``."""
+    return neutralised(frame).to_csv(index=False, lineterminator="\n", **options)
+
+
+@dataclass(frozen=True)
+class CsvTable:
+    """A report table written as ``csv_text`` writes it, but streamed to the file a chunk of
+    rows at a time: the sentence table of a corpus is hundreds of megabytes as one string."""
+
+    frame: pd.DataFrame
+    float_format: str | None = None
+
+    def write_to(self, handle) -> None:
+        neutralised(self.frame).to_csv(handle, index=False, lineterminator="\n", float_format=self.float_format, chunksize=20_000)
+
+    def text(self) -> str:
+        return csv_text(self.frame, float_format=self.float_format)
 
 
 def restored(values: pd.Series) -> pd.Series:
@@ -62,7 +85,7 @@ def _temporary_name(folder: Path, name: str) -> Path:
     return Path(folder) / f"{TEMP_PREFIX}{name}-{secrets.token_hex(4)}"
 
 
-def atomic_write(path: Path, text: str) -> None:
+def atomic_write(path: Path, text: "str | CsvTable") -> None:
     """Write aside in the same folder, then rename into place: the old file or the new, never half.
     The file is created with mode 0666 less the umask, as ``open`` does (no process-wide umask change)."""
     path = Path(path)
@@ -71,7 +94,10 @@ def atomic_write(path: Path, text: str) -> None:
     fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o666)
     try:
         with os.fdopen(fd, "w", encoding="utf-8", newline="") as fh:
-            fh.write(text)
+            if isinstance(text, str):
+                fh.write(text)
+            else:
+                text.write_to(fh)
             fh.flush()
             os.fsync(fh.fileno())
         os.replace(tmp, path)

@@ -209,6 +209,7 @@ def _run(config: Config, record: RunRecord, model_version: str, fingerprint: str
         show.finish("segment")
     record.count("segment", documents_in=len(documents), rows_out=len(sentences), sentences=int((~sentences["is_furniture"]).sum()),
                  furniture=int(sentences["is_furniture"].sum()), documents_with_rows=sentences["doc_id"].nunique())
+    documents = documents.drop(columns=["text"])  # the reports need the documents' metadata only: free the texts
     with record.stage("model"):
         model = model_task(config, model_version)
     record.data["model"] = {"version": model.version, "labels_hash": model.labels_hash}

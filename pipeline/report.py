@@ -15,7 +15,7 @@ from pathlib import Path
 import jinja2
 import pandas as pd
 
-from pipeline.files import csv_text
+from pipeline.files import CsvTable, csv_text
 from pipeline.taxonomy import Stance, Taxonomy
 
 TEMPLATES = Path(__file__).parent / "templates"
@@ -38,8 +38,9 @@ def sentences_table(predictions: pd.DataFrame) -> pd.DataFrame:
     return predictions.sort_values(["doc_id", "sentence_id"])[SENTENCE_COLUMNS].reset_index(drop=True)
 
 
-def sentences_csv(predictions: pd.DataFrame) -> str:
-    return csv_text(sentences_table(predictions), float_format="%.4f")
+def sentences_csv(predictions: pd.DataFrame) -> CsvTable:
+    """``sentences.csv``, written to its file a chunk at a time (``CsvTable``)."""
+    return CsvTable(sentences_table(predictions), float_format="%.4f")
 
 
 # --- stance words -------------------------------------------------------------------------

@@ -14,7 +14,7 @@ from pipeline import html_report
 from pipeline.classify import classified_sentences
 from pipeline.accounting import QUARANTINE_COLUMNS
 from pipeline.config import Config
-from pipeline.files import atomic_write
+from pipeline.files import CsvTable, atomic_write
 from pipeline.ingest import SetAside, read_documents
 from pipeline.model import StatementModel
 from pipeline.progress import Callback, counted
@@ -75,9 +75,13 @@ def classify(sentences: pd.DataFrame, model: StatementModel, taxonomy: Taxonomy,
 def report(
     predictions: pd.DataFrame, documents: pd.DataFrame, set_aside: pd.DataFrame,
     taxonomy: Taxonomy, model_version: str, config: Config,
-) -> dict[str, str]:
-    """The report files' contents by file name."""
+) -> dict[str, "str | CsvTable"]:
+    """The report files' contents by file name (text, or a table streamed to its file)."""
     checked(predictions, PredictionSchema, "report input", taxonomy)
+    # the reports filter and sort the sentences many ways: with the texts as Arrow strings each
+    # filtered copy copies the texts too (a corpus's whole-corpus report peaked 750 MB higher);
+    # as Python objects only their references are copied (the short columns gain nothing)
+    predictions = predictions.astype({"text": object})
     return {
         "summary.md": summary_markdown(predictions, documents, taxonomy, model_version, config.top_claims, config.low_confidence,
                                        set_aside, config.max_documents_shown),
@@ -88,7 +92,7 @@ def report(
     }
 
 
-def write_files(files: dict[str, str], output_dir: Path) -> list[Path]:
+def write_files(files: dict[str, "str | CsvTable"], output_dir: Path) -> list[Path]:
     """Write each report aside and rename it into place, so no reader sees half a report."""
     written = []
     for name, content in files.items():
