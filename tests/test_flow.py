@@ -125,3 +125,27 @@ def test_un_speeches_run_with_a_name_pattern_are_compared_by_speaker_and_year(pr
     assert {tuple(line.split("|")[1:3]) for line in year_rows} >= {(" CHN ", " 2015 "), (" USA ", " 2019 ")}
     html = (out / "report.html").read_text()
     assert 'id="speaker-issue"' in html and 'data-speaker="CHN"' in html
+
+
+def test_an_unchanged_run_reuses_its_reports_and_a_changed_document_does_not(prefect_server, tmp_path, models_copy, quick_labels):
+    import json
+
+    from pipeline.flow import run_flow
+
+    inbox = tmp_path / "inbox"
+    inbox.mkdir()
+    for path in SEED_FILES[:2]:
+        shutil.copy(path, inbox)
+    config = Config(input_dir=inbox, output_dir=tmp_path / "out", model_dir=models_copy, labels_dir=quick_labels)
+    first = run_flow(config)
+    finished = json.loads((tmp_path / "out" / "run.json").read_text())["finished"]
+    before = (tmp_path / "out" / "sentences.csv").read_bytes()
+    again = run_flow(config)
+    assert again.get("reused") and not first.get("reused")
+    run = json.loads((tmp_path / "out" / "run.json").read_text())
+    assert run["reused_run_of"] == finished and (tmp_path / "out" / "sentences.csv").read_bytes() == before
+    changed = inbox / SEED_FILES[0].name
+    changed.write_text(changed.read_text(encoding="utf-8") + "\nWe reject the new sanctions.\n", encoding="utf-8")
+    third = run_flow(config)
+    assert not third.get("reused") and third["sentences"] == first["sentences"] + 1
+    assert "reused_run_of" not in json.loads((tmp_path / "out" / "run.json").read_text())

@@ -1,0 +1,114 @@
+"""Signals (issue 12, case 9): Ctrl-C and SIGTERM stop a run within seconds with one line, and
+no Prefect server outlives a run, even after kill -9."""
+
+import json
+import os
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import pytest
+
+from conftest import ROOT, many_documents
+from pipeline.outputs import FAILED
+
+
+@pytest.fixture(scope="module")
+def forty(tmp_path_factory):
+    return many_documents(tmp_path_factory.mktemp("forty") / "inbox", 40)
+
+
+@pytest.fixture()
+def models(models_copy):
+    return models_copy
+
+
+@pytest.fixture(scope="module")
+def labels(quick_labels):
+    """The labels the session's model was trained on (so that no run here trains)."""
+    return quick_labels
+
+
+def _children(pid: int) -> list[int]:
+    listed = subprocess.run(["ps", "-o", "pid=", "--ppid", str(pid)], capture_output=True, text=True).stdout
+    return [int(p) for p in listed.split()]
+
+
+def _alive(pid: int) -> bool:
+    try:
+        with open(f"/proc/{pid}/stat") as fh:
+            return fh.read().split(") ")[-1][0] != "Z"
+    except FileNotFoundError:
+        return False
+
+
+@pytest.mark.parametrize("signum", [signal.SIGINT, signal.SIGTERM, signal.SIGKILL])
+def test_a_signal_stops_the_run_within_seconds_and_leaves_no_prefect_server(signum, forty, models, tmp_path, labels):
+    env = {k: v for k, v in os.environ.items() if k != "PREFECT_API_URL"}  # the run starts its own temporary server
+    out = tmp_path / "out"
+    process = subprocess.Popen([sys.executable, "-m", "pipeline", "run", "--input", forty, "--output", out, "--models", models, "--labels", labels],
+                               cwd=ROOT, env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    for line in process.stdout:  # wait for the point the run reports: segmentation done, classifying begins
+        if line.startswith("segment: "):
+            break
+    else:
+        pytest.fail(process.stderr.read())
+    servers = [pid for pid in _children(process.pid) if "uvicorn" in Path(f"/proc/{pid}/cmdline").read_text()]
+    assert len(servers) == 1
+    started = time.perf_counter()
+    process.send_signal(signum)
+    code = process.wait(timeout=30)
+    seconds = time.perf_counter() - started
+    rest, err = process.communicate()
+    deadline = time.time() + 15
+    while time.time() < deadline and _alive(servers[0]):
+        time.sleep(0.1)
+    assert not _alive(servers[0]), "the Prefect server outlived the run"
+    if signum == signal.SIGKILL:
+        return
+    assert seconds < 8, seconds
+    assert code == (130 if signum == signal.SIGINT else 143), err
+    assert err.strip().splitlines() == [f"interrupted ({signal.Signals(signum).name}): stopped; no reports were written to {out}/"], err
+    assert not (out / "run.json").exists() and json.loads((out / FAILED).read_text())["status"] == "interrupted"
+
+
+def test_a_signal_that_lands_in_a_finalizer_still_stops_the_run_quietly(capsys):
+    """A finalizer cannot raise: Python would print the Interrupted it swallowed and go on."""
+    import weakref
+
+    from pipeline.runtime import Interrupted, stopped_by_signals
+
+    class Thing:
+        pass
+
+    ended = []
+    with pytest.raises(Interrupted):
+        with stopped_by_signals(on_timeout=ended.append):
+            thing = Thing()
+            ref = weakref.ref(thing, lambda _: (signal.raise_signal(signal.SIGINT), sum(range(1000))))  # noqa: F841
+            del thing  # the callback runs now; the signal lands inside it
+            deadline = time.time() + 5
+            while time.time() < deadline:
+                pass
+    assert "Exception ignored" not in capsys.readouterr().err and not ended
+
+
+
+
+def test_an_error_raised_while_prefect_handles_sigterm_counts_as_the_interrupt():
+    """Prefect's task engine takes SIGTERM itself; crashing on it as a task run starts, it can
+    raise "Task run is not set" instead (seen under load): still an interrupt, not an error."""
+    from prefect.exceptions import TerminationSignal
+
+    from pipeline.cli import _interruption
+
+    try:
+        try:
+            raise TerminationSignal(signal.SIGTERM)
+        except TerminationSignal:
+            raise ValueError("Task run is not set")
+    except ValueError as err:
+        assert _interruption(err) == "SIGTERM"
+    assert _interruption(ValueError("a real error")) is None
