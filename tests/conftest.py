@@ -44,7 +44,7 @@ def taxonomy():
     return load_taxonomy(LABELS)
 
 
-SMALL_DEV = 40  # sentences kept per development speech in the quick label sets
+SMALL_DEV = 20  # sentences kept per development speech in the quick label sets
 
 
 def quick_label_set(folder: Path) -> Path:
@@ -77,11 +77,13 @@ def small_labels(tmp_path) -> Path:
 
 @pytest.fixture(scope="session")
 def models_dir(tmp_path_factory, quick_labels, taxonomy):
-    """A models folder holding the model trained on ``quick_labels`` (trained once for the
-    session, by the training step a run uses)."""
+    """A models folder holding the model trained on ``quick_labels``, by the training step a run
+    uses: once for the whole suite, the test processes sharing one folder as two runs would (the
+    first to take its lock trains, the others find the model there). Tests only read it."""
     from pipeline.registry import train_if_needed
 
-    folder = tmp_path_factory.mktemp("models")
+    shared = tmp_path_factory.getbasetemp().parent if os.environ.get("PYTEST_XDIST_WORKER") else tmp_path_factory.getbasetemp()
+    folder = shared / "quick-models"
     train_if_needed(quick_labels, folder, taxonomy)
     return folder
 
