@@ -63,9 +63,6 @@ class CsvTable:
     def write_to(self, handle) -> None:
         neutralised(self.frame).to_csv(handle, index=False, lineterminator="\n", float_format=self.float_format, chunksize=20_000)
 
-    def text(self) -> str:
-        return csv_text(self.frame, float_format=self.float_format)
-
 
 def restored(values: pd.Series) -> pd.Series:
     """Text cells as they were before ``csv_text`` neutralised them."""

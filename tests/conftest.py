@@ -148,3 +148,9 @@ def many_documents(folder: Path, n: int = 40) -> Path:
         picked = [paragraphs[(i * 3 + k) % len(paragraphs)] for k in range(3)]
         (folder / f"doc_{i:03d}.txt").write_text(f"Statement number {i} by Sergey Lavrov\n\n" + "\n\n".join(picked) + "\n", encoding="utf-8")
     return folder
+
+
+@pytest.fixture(scope="session")
+def forty(tmp_path_factory) -> Path:
+    """A folder of 40 short distinct documents (``many_documents``)."""
+    return many_documents(tmp_path_factory.mktemp("forty") / "inbox", 40)

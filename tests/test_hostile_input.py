@@ -180,7 +180,7 @@ def test_a_large_table_streamed_to_its_file_is_the_same_csv_neutralised_alike(tm
     frame = pd.DataFrame({"doc_id": [f"doc{i % 7}.txt" for i in range(rows)], "text": [("=1+1" if i % 1000 == 0 else f"Sentence {i}.") for i in range(rows)],
                           "stance_confidence": [i / rows for i in range(rows)], "is_furniture": [i % 9 == 0 for i in range(rows)]})
     atomic_write(tmp_path / "sentences.csv", CsvTable(frame, float_format="%.4f"))
-    assert (tmp_path / "sentences.csv").read_text(encoding="utf-8") == csv_text(frame, float_format="%.4f") == CsvTable(frame, "%.4f").text()
+    assert (tmp_path / "sentences.csv").read_text(encoding="utf-8") == csv_text(frame, float_format="%.4f")
     assert ",'=1+1," in csv_text(frame) and ",=1+1," not in csv_text(frame)
 
 

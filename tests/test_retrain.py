@@ -204,3 +204,27 @@ def test_a_current_model_that_no_longer_loads_does_not_block_retraining(small_la
     second = retrain(small_labels, models, taxonomy, cv_folds=0, embeddings=False)
     assert second.model.version != first.model.version
     assert current_version(models) == second.model.version and second.made_current
+
+
+def test_bootstrap_intervals_are_the_percentiles_of_f1_score_on_resampled_documents():
+    import numpy as np
+    from sklearn.metrics import f1_score
+
+    from pipeline.evaluate import bootstrap_intervals
+
+    rng = np.random.default_rng(3)
+    classes = ["nato", "syria", "other", "iran"]  # iran: never true, sometimes predicted
+    truth = rng.choice(classes[:3], 400)
+    predicted = np.where(rng.random(400) < 0.7, truth, rng.choice(classes, 400))
+    groups = np.array([f"doc{i % 12:02d}" for i in range(400)])
+    got = bootstrap_intervals(truth, predicted, groups, classes, rounds=60, seed=5)
+    # the same draws of documents, scored row by row as scikit-learn scores them
+    docs = np.unique(groups)
+    draws = np.random.default_rng(5).integers(0, len(docs), size=(60, len(docs)))
+    rows = [np.concatenate([np.flatnonzero(groups == docs[d]) for d in draw]) for draw in draws]
+    per_class = np.array([f1_score(truth[r], predicted[r], labels=classes, average=None, zero_division=0) for r in rows])
+    macro = [f1_score(truth[r], predicted[r], labels=classes[:3], average="macro", zero_division=0) for r in rows]
+    for i, c in enumerate(classes[:3]):
+        assert got[c] == [round(float(np.percentile(per_class[:, i], q)), 4) for q in (5, 95)], c
+    assert got["macro_f1"] == [round(float(np.percentile(macro, q)), 4) for q in (5, 95)]
+    assert "iran" not in got and got["level"] == 0.9

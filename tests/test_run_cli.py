@@ -12,7 +12,7 @@ from pathlib import Path
 
 import pytest
 
-from conftest import LABELS, ROOT, SEED_FILES, cli_command, many_documents, run_cli
+from conftest import LABELS, ROOT, SEED_FILES, cli_command, run_cli
 from pipeline import cli
 from pipeline.outputs import FAILED, REPORTS
 
@@ -26,11 +26,6 @@ def consistent_set(out: Path) -> dict:
     for name, digest in run["outputs"].items():
         assert file_sha256(out / name) == digest, f"{name} is not of the run of {run['finished']}"
     return run
-
-
-@pytest.fixture(scope="module")
-def forty(tmp_path_factory):
-    return many_documents(tmp_path_factory.mktemp("forty") / "inbox", 40)
 
 
 @pytest.fixture()

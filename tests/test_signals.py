@@ -11,24 +11,8 @@ from pathlib import Path
 
 import pytest
 
-from conftest import ROOT, many_documents
+from conftest import ROOT
 from pipeline.outputs import FAILED
-
-
-@pytest.fixture(scope="module")
-def forty(tmp_path_factory):
-    return many_documents(tmp_path_factory.mktemp("forty") / "inbox", 40)
-
-
-@pytest.fixture()
-def models(models_copy):
-    return models_copy
-
-
-@pytest.fixture(scope="module")
-def labels(quick_labels):
-    """The labels the session's model was trained on (so that no run here trains)."""
-    return quick_labels
 
 
 def _children(pid: int) -> list[int]:
@@ -45,10 +29,10 @@ def _alive(pid: int) -> bool:
 
 
 @pytest.mark.parametrize("signum", [signal.SIGINT, signal.SIGTERM, signal.SIGKILL])
-def test_a_signal_stops_the_run_within_seconds_and_leaves_no_prefect_server(signum, forty, models, tmp_path, labels):
+def test_a_signal_stops_the_run_within_seconds_and_leaves_no_prefect_server(signum, forty, models_copy, quick_labels, tmp_path):
     env = {k: v for k, v in os.environ.items() if k != "PREFECT_API_URL"}  # the run starts its own temporary server
     out = tmp_path / "out"
-    process = subprocess.Popen([sys.executable, "-m", "pipeline", "run", "--input", forty, "--output", out, "--models", models, "--labels", labels],
+    process = subprocess.Popen([sys.executable, "-m", "pipeline", "run", "--input", forty, "--output", out, "--models", models_copy, "--labels", quick_labels],
                                cwd=ROOT, env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
     for line in process.stdout:  # wait for the point the run reports: segmentation done, classifying begins
         if line.startswith("segment: "):
