@@ -92,6 +92,10 @@ class Config:
     #: three-fold training time: 0.745 without, 0.741-0.749 with)
     passage_window: int = 0
     passage_C: float = 1.0
+    #: a claim's target also reads the claims on its issue within this many sentences of it in
+    #: its document, at this weight (0: off; development set 0.664 off, 0.708 on)
+    target_passage: int = 3
+    target_passage_weight: float = 0.3
     char_weight: float = 1.0
     embedding_weight: float = 0.5
     #: largest input file read, in bytes
@@ -110,6 +114,7 @@ class Config:
         return {"issue_C": self.issue_C, "stance_C": self.stance_C, "target_C": self.target_C, "target_context_weight": self.target_context_weight,
                 "context_weight": self.context_weight, "stance_context_weight": self.stance_context_weight,
                 "passage_window": self.passage_window, "passage_C": self.passage_C,
+                "target_passage": self.target_passage, "target_passage_weight": self.target_passage_weight,
                 "char_weight": self.char_weight, "embedding_weight": self.embedding_weight,
                 "embeddings": self.sentence_embeddings}
 

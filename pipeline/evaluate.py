@@ -60,7 +60,7 @@ def _cross_validated_targets(estimator: StatementClassifier, X: pd.DataFrame, y:
         rows = np.flatnonzero(claims)
         fitted = clone(estimator).fit_targets(X.iloc[rows[train]], y.iloc[rows[train]])
         index = X.index[rows[test]]
-        found[index], _ = fitted.predict_targets(X.loc[index], y.loc[index, "issue"], y.loc[index, "stance"])
+        found[index], _ = fitted.predict_targets(X.loc[index], y.loc[index, "issue"], y.loc[index, "stance"], positions=rows[test])
     return found.astype(str)
 
 
@@ -93,7 +93,7 @@ def _all_scores(X: pd.DataFrame, y: pd.DataFrame, groups: pd.Series, predicted: 
     if claims.any():
         truth = y["issue"][claims] + ":" + y["target"][claims]
         if estimator is not None:
-            found, _ = estimator.predict_targets(X[claims], y["issue"][claims], y["stance"][claims])
+            found, _ = estimator.predict_targets(X[claims], y["issue"][claims], y["stance"][claims], positions=np.flatnonzero(claims))
         else:  # cross-validated: the fold's target model on these claims (``_cross_validated_targets``)
             found = predicted["target"][claims].astype(str)
         guess = y["issue"][claims] + ":" + found.astype(str)
@@ -206,7 +206,8 @@ def markdown_card(card: dict, taxonomy: Taxonomy) -> str:
                                                           if card.get("sentence_embeddings", True)
                                                           else " (no sentence embeddings: trained with --no-embeddings)")
               + "; target, word n-grams of the sentence and its context, each target's terms, the claim's stance and the "
-                "sentence's embedding, among the targets of the claim's issue",
+                "sentence's embedding, among the targets of the claim's issue" + (", with the claims on its issue around it in its document"
+                                                                                if (card.get("parameters") or {}).get("target_passage") else ""),
               f"- Parameters: `{json.dumps(card.get('parameters', {}), sort_keys=True)}`", ""]
     lines += ["## Labels", "", "| issue | sentences |", "|---|---|"]
     lines += [f"| {k} | {v} |" for k, v in card["label_counts"]["issue"].items()]

@@ -201,7 +201,8 @@ class StatementClassifier(BaseEstimator):
                  claim_stances: tuple = ("support", "oppose"), issue_C: float = 4.0, stance_C: float = 1.0,
                  target_C: float = 2.0, target_context_weight: float = 1.0, context_weight: float = 0.6, stance_context_weight: float = 0.3,
                  passage_window: int = 0, passage_C: float = 1.0, passage_folds: int = 3, char_weight: float = 1.0,
-                 embedding_weight: float = 0.5, embeddings: bool = True, embedding_model: str | None = None):
+                 embedding_weight: float = 0.5, embeddings: bool = True, embedding_model: str | None = None,
+                 target_passage: int = 3, target_passage_weight: float = 0.3):
         self.issue_terms = issue_terms
         self.target_terms = target_terms
         self.issue_targets = issue_targets
@@ -219,6 +220,8 @@ class StatementClassifier(BaseEstimator):
         self.embedding_weight = embedding_weight
         self.embeddings = embeddings
         self.embedding_model = embedding_model
+        self.target_passage = target_passage
+        self.target_passage_weight = target_passage_weight
 
     # ------------------------------------------------------------------ the three pipelines
 
@@ -342,32 +345,45 @@ class StatementClassifier(BaseEstimator):
         target = pd.Series("", index=X.index, dtype=object)
         confidence = pd.Series(0.0, index=X.index, dtype=float)
         if claims.any():
-            found, sure = self.predict_targets(X.loc[claims], issues[claims], stances[claims])
+            found, sure = self.predict_targets(X.loc[claims], issues[claims], stances[claims], positions=np.flatnonzero(claims.to_numpy()))
             target[claims], confidence[claims] = found, sure
         return target.astype(str), confidence
 
-    def predict_targets(self, X: pd.DataFrame, issues: pd.Series, stances: pd.Series) -> tuple[pd.Series, pd.Series]:
+    def predict_targets(self, X: pd.DataFrame, issues: pd.Series, stances: pd.Series,
+                        positions: np.ndarray | None = None) -> tuple[pd.Series, pd.Series]:
         """The target of each row as a claim with the stance and on the issue given for it
-        (among that issue's targets only), and its confidence; "" for an issue without targets."""
+        (among that issue's targets only), and its confidence; "" for an issue without targets.
+
+        With ``doc_id``, a claim also reads the claims on its issue within ``target_passage``
+        sentences of it in its document (their target probabilities, weighted by
+        ``target_passage_weight``): a passage argues about one thing, and its short sentences
+        ("This is unacceptable.") take their target from it. ``positions`` are the rows' places
+        in their documents' sentences (default: the rows are consecutive)."""
         allowed = dict(self.issue_targets)
         target = pd.Series("", index=X.index, dtype=object)
         confidence = pd.Series(0.0, index=X.index, dtype=float)
-        has_targets = issues.isin(list(allowed))
+        has_targets = issues.isin(list(allowed)).to_numpy()
         if self.target_ is None or not has_targets.any():
             target[has_targets] = [allowed[i][-1] for i in issues[has_targets]]
             return target.astype(str), confidence
         rows = model_inputs(X.loc[has_targets]).assign(stance=stances[has_targets].astype(str).to_numpy())
-        proba = self.target_.predict_proba(rows)
         classes = [str(c) for c in self.target_.classes_]
-        for at, (index, issue) in enumerate(issues[has_targets].items()):
-            columns = [j for j, c in enumerate(classes) if c.split(":", 1)[0] == issue]
-            if not columns:
-                target[index] = allowed[issue][-1]
-                continue
-            p = proba[at, columns]
-            best = int(np.argmax(p))
-            target[index] = classes[columns[best]].split(":", 1)[1]
-            confidence[index] = round(float(p[best] / p.sum()), 4) if p.sum() > 0 else 0.0
+        claim_issues = issues[has_targets].astype(str).to_numpy()
+        # each claim's probabilities among its own issue's targets only
+        proba = self.target_.predict_proba(rows) * (np.array([c.split(":", 1)[0] for c in classes]) == claim_issues[:, None])
+        totals = proba.sum(axis=1, keepdims=True)
+        proba = np.divide(proba, totals, out=np.zeros_like(proba), where=totals > 0)
+        # (getattr: a model saved before these parameters existed reads claims alone, as it was made to)
+        window, weight = getattr(self, "target_passage", 0), getattr(self, "target_passage_weight", 0.0)
+        if window and weight and "doc_id" in rows.columns:
+            at = np.arange(len(X)) if positions is None else np.asarray(positions)
+            proba = passage_targets(proba, rows["doc_id"].to_numpy(), claim_issues, at[has_targets],
+                                    window, weight)
+        best = proba.argmax(axis=1)
+        known = proba.max(axis=1) > 0
+        index = X.index[has_targets]
+        target[index] = [classes[b].split(":", 1)[1] if k else allowed[i][-1] for b, k, i in zip(best, known, claim_issues)]
+        confidence[index] = np.round(proba.max(axis=1), 4)
         return target.astype(str), confidence
 
     def score(self, X: pd.DataFrame, y: pd.DataFrame) -> float:
@@ -375,6 +391,29 @@ class StatementClassifier(BaseEstimator):
         predicted = self.predict(X)
         y = pd.DataFrame(y)
         return float(np.mean([f1_score(y[c].astype(str), predicted[c].to_numpy(), average="macro") for c in ("issue", "stance")]))
+
+
+def passage_targets(proba: np.ndarray, docs: np.ndarray, issues: np.ndarray, positions: np.ndarray,
+                    window: int, weight: float) -> np.ndarray:
+    """Each claim's target probabilities plus ``weight`` times those of the claims on the same
+    issue in the same document within ``window`` sentences of it, renormalised (measured on the
+    development set: target macro-F1 0.664 without, 0.708 with 3 sentences at weight 0.3;
+    grouped cross-validation 0.560 and 0.570)."""
+    out = proba.copy()
+    order = np.lexsort((positions, issues, docs))
+    for a, i in enumerate(order):
+        if docs[i] == "":  # a row of no document stands alone
+            continue
+        for step in (-1, 1):
+            b = a + step
+            while 0 <= b < len(order):
+                j = order[b]
+                if docs[j] != docs[i] or issues[j] != issues[i] or abs(positions[j] - positions[i]) > window:
+                    break
+                out[i] += weight * proba[j]
+                b += step
+    totals = out.sum(axis=1, keepdims=True)
+    return np.divide(out, totals, out=np.zeros_like(out), where=totals > 0)
 
 
 def training_data(labels: pd.DataFrame) -> tuple[pd.DataFrame, pd.DataFrame, pd.Series]:

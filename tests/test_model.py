@@ -149,6 +149,38 @@ def test_claims_get_a_target_of_their_issue_and_other_sentences_none(trained_mod
     assert out["target_confidence"].between(0, 1).all()
 
 
+def test_a_claim_takes_its_target_from_the_passage_it_continues(trained_model):
+    # the third sentence names nothing; in a passage on sanctions it opposes the sanctions
+    texts = ["We firmly oppose the sanctions pressure and the blockade imposed on Pyongyang.",
+             "Cutting all economic ties with the DPRK and tightening sanctions further will only hurt ordinary people.",
+             "This path leads nowhere and must be abandoned."]
+    issues, stances = pd.Series(["dprk"] * 3), pd.Series(["oppose"] * 3)
+    in_one = pd.DataFrame({"text": texts, "context": "", "doc_id": ["speech"] * 3})
+    apart = in_one.assign(doc_id=["a", "b", "c"])
+    together, sure = trained_model.estimator.predict_targets(in_one, issues, stances)
+    alone, sure_alone = trained_model.estimator.predict_targets(apart, issues, stances)
+    assert together.tolist() == ["sanctions_pressure"] * 3
+    # alone, the sentence is less sure of sanctions, or takes another target
+    assert alone[2] != "sanctions_pressure" or sure[2] > sure_alone[2] + 0.05
+    assert alone[:2].tolist() == ["sanctions_pressure"] * 2
+
+
+def test_passage_targets_add_the_claims_on_the_same_issue_nearby_in_the_same_document_only():
+    import numpy as np
+
+    from pipeline.model import passage_targets
+
+    proba = np.array([[1.0, 0.0], [0.0, 1.0], [0.0, 1.0], [1.0, 0.0], [1.0, 0.0]])
+    docs = np.array(["a", "a", "a", "b", ""])
+    issues = np.array(["dprk", "dprk", "iran", "dprk", "dprk"])
+    out = passage_targets(proba, docs, issues, positions=np.array([0, 2, 1, 0, 1]), window=2, weight=0.5)
+    assert out[0].tolist() == [1 / 1.5, 0.5 / 1.5]  # row 1: same document and issue, two sentences on
+    assert out[2].tolist() == [0.0, 1.0]  # another issue: stands alone
+    assert out[3].tolist() == [1.0, 0.0] and out[4].tolist() == [1.0, 0.0]  # another document; no document
+    far = passage_targets(proba, docs, issues, positions=np.array([0, 3, 1, 0, 1]), window=2, weight=0.5)
+    assert far[0].tolist() == [1.0, 0.0]  # three sentences apart: outside the passage
+
+
 def test_passage_features_read_the_neighbours_in_the_same_document_only():
     import numpy as np
 
