@@ -13,6 +13,11 @@ and nothing else, ``fit(X, y)`` learns, ``predict(X)`` labels, so ``clone``, ``g
 - target: word n-grams of the sentence and context and the terms of each target, among the
   targets of the issue predicted.
 
+The three read some of the same features: issue and stance learn the same word vocabularies
+from the same sentences, stance and target the same embeddings. A fitted model keeps one
+transformer for each (``share_equal_transformers``) and ``predict`` computes each once per call
+(``pipeline_proba``): a third faster than three separate pipelines, predictions unchanged.
+
 ``StatementModel`` is a fitted classifier with the labels hash and version it was saved under;
 models are saved with ``skops``, never pickle, and checked before they are loaded.
 """
@@ -296,6 +301,7 @@ class StatementClassifier(BaseEstimator):
         for pipeline in (self.issue_, self.stance_, self.target_):
             if pipeline is not None:
                 _drop_pruned_terms(pipeline)
+        share_equal_transformers([p for p in (self.issue_, self.stance_, self.target_) if p is not None])
         self.classes_ = {"issue": [str(c) for c in self.issue_.classes_], "stance": [str(c) for c in self.stance_.classes_],
                          "target": [str(c) for c in self.target_.classes_] if self.target_ is not None else []}
         return self
@@ -317,40 +323,46 @@ class StatementClassifier(BaseEstimator):
 
     def probabilities(self, X: pd.DataFrame) -> dict[str, pd.DataFrame]:
         """For issue and stance, each class's probability per row."""
-        inputs = model_inputs(X)
+        return self._probabilities(model_inputs(X), X.index, {})
+
+    def _probabilities(self, inputs: pd.DataFrame, index: pd.Index, features: dict) -> dict[str, pd.DataFrame]:
         out = {}
         for name, pipeline in (("issue", self.issue_), ("stance", self.stance_)):
-            proba = pipeline.predict_proba(inputs) if len(inputs) else np.zeros((0, len(pipeline.classes_)))
+            proba = pipeline_proba(pipeline, inputs, features) if len(inputs) else np.zeros((0, len(pipeline.classes_)))
             classes = pipeline.classes_
             if name == "issue" and self.passage_ is not None and len(inputs):
                 docs = inputs["doc_id"].tolist() if "doc_id" in inputs.columns else [""] * len(inputs)
                 proba = self.passage_.predict_proba(passage_features(proba, docs, self.passage_window))
                 classes = self.passage_.classes_
-            out[name] = pd.DataFrame(proba, index=X.index, columns=[str(c) for c in classes])
+            out[name] = pd.DataFrame(proba, index=index, columns=[str(c) for c in classes])
         return out
 
     def predict(self, X: pd.DataFrame) -> pd.DataFrame:
         """issue, stance and target with their confidences (the model's probability of its
         choice). ``target`` is "" unless the row is a claim on an issue that has targets."""
         out = pd.DataFrame(index=X.index)
-        probabilities = self.probabilities(X)
+        # the three models read some of the same features (the sentence's words, its context's
+        # words, its embedding): each is computed once per call, for all three
+        features: dict = {}
+        probabilities = self._probabilities(model_inputs(X), X.index, features)
         for name, proba in probabilities.items():
             out[name] = proba.idxmax(axis=1).astype(str) if len(proba) else pd.Series(dtype=str)
             out[f"{name}_confidence"] = proba.max(axis=1).round(4) if len(proba) else pd.Series(dtype=float)
-        out["target"], out["target_confidence"] = self._targets(X, out["issue"], out["stance"])
+        out["target"], out["target_confidence"] = self._targets(X, out["issue"], out["stance"], features)
         return out
 
-    def _targets(self, X: pd.DataFrame, issues: pd.Series, stances: pd.Series) -> tuple[pd.Series, pd.Series]:
+    def _targets(self, X: pd.DataFrame, issues: pd.Series, stances: pd.Series, features: dict | None = None) -> tuple[pd.Series, pd.Series]:
         claims = stances.isin(self.claim_stances) & issues.isin([i for i, _ in self.issue_targets])
         target = pd.Series("", index=X.index, dtype=object)
         confidence = pd.Series(0.0, index=X.index, dtype=float)
         if claims.any():
-            found, sure = self.predict_targets(X.loc[claims], issues[claims], stances[claims], positions=np.flatnonzero(claims.to_numpy()))
+            found, sure = self.predict_targets(X.loc[claims], issues[claims], stances[claims], positions=np.flatnonzero(claims.to_numpy()),
+                                               _features=features)
             target[claims], confidence[claims] = found, sure
         return target.astype(str), confidence
 
     def predict_targets(self, X: pd.DataFrame, issues: pd.Series, stances: pd.Series,
-                        positions: np.ndarray | None = None) -> tuple[pd.Series, pd.Series]:
+                        positions: np.ndarray | None = None, _features: dict | None = None) -> tuple[pd.Series, pd.Series]:
         """The target of each row as a claim with the stance and on the issue given for it
         (among that issue's targets only), and its confidence; "" for an issue without targets.
 
@@ -370,13 +382,15 @@ class StatementClassifier(BaseEstimator):
         classes = [str(c) for c in self.target_.classes_]
         claim_issues = issues[has_targets].astype(str).to_numpy()
         # each claim's probabilities among its own issue's targets only
-        proba = self.target_.predict_proba(rows) * (np.array([c.split(":", 1)[0] for c in classes]) == claim_issues[:, None])
+        at = np.arange(len(X)) if positions is None else np.asarray(positions)
+        # features the issue and stance models computed for the whole frame, for these rows
+        shared = {key: block[at[has_targets]] for key, block in _features.items()} if _features else {}
+        proba = pipeline_proba(self.target_, rows, shared, cache=False) * (np.array([c.split(":", 1)[0] for c in classes]) == claim_issues[:, None])
         totals = proba.sum(axis=1, keepdims=True)
         proba = np.divide(proba, totals, out=np.zeros_like(proba), where=totals > 0)
         # (getattr: a model saved before these parameters existed reads claims alone, as it was made to)
         window, weight = getattr(self, "target_passage", 0), getattr(self, "target_passage_weight", 0.0)
         if window and weight and "doc_id" in rows.columns:
-            at = np.arange(len(X)) if positions is None else np.asarray(positions)
             proba = passage_targets(proba, rows["doc_id"].to_numpy(), claim_issues, at[has_targets],
                                     window, weight)
         best = proba.argmax(axis=1)
@@ -391,6 +405,58 @@ class StatementClassifier(BaseEstimator):
         predicted = self.predict(X)
         y = pd.DataFrame(y)
         return float(np.mean([f1_score(y[c].astype(str), predicted[c].to_numpy(), average="macro") for c in ("issue", "stance")]))
+
+
+def _same_fit(a, b) -> bool:
+    """Whether two fitted transformers transform alike: same kind, parameters and learned state
+    (for a vectoriser: vocabulary and idf; the embedder learns nothing)."""
+    if a is b:
+        return True
+    if type(a) is not type(b) or repr(a.get_params()) != repr(b.get_params()):
+        return False
+    if isinstance(a, TfidfVectorizer):
+        return a.vocabulary_ == b.vocabulary_ and np.array_equal(a.idf_, b.idf_)
+    return type(a).__name__ == "SentenceEmbedder"
+
+
+def share_equal_transformers(pipelines: list[Pipeline]) -> None:
+    """Where a later pipeline fitted a transformer equal to an earlier one's on the same column
+    (issue and stance learn the same word vocabulary from the same sentences), it keeps the
+    earlier one's object: a saved model holds it once, and ``pipeline_proba`` computes its
+    features once for all."""
+    seen: list[tuple[object, object]] = []
+    for pipeline in pipelines:
+        ct = pipeline.named_steps["features"]
+        for at, (name, transformer, columns) in enumerate(ct.transformers_):
+            if isinstance(transformer, str):
+                continue
+            for column, earlier in seen:
+                if column == repr(columns) and _same_fit(earlier, transformer):
+                    ct.transformers_[at] = (name, earlier, columns)
+                    break
+            else:
+                seen.append((repr(columns), transformer))
+
+
+def pipeline_proba(pipeline: Pipeline, inputs: pd.DataFrame, features: dict, cache: bool = True) -> np.ndarray:
+    """``pipeline.predict_proba(inputs)``, reading each transformer's features from
+    ``features`` (keyed by the fitted transformer and its column) where another model of the
+    same call computed them, and adding those it computes (``cache``)."""
+    ct = pipeline.named_steps["features"]
+    weights = ct.transformer_weights or {}
+    blocks = []
+    for name, transformer, columns in ct.transformers_:
+        if isinstance(transformer, str):  # the dropped remainder
+            continue
+        key = (id(transformer), repr(columns))
+        block = features.get(key)
+        if block is None:
+            block = transformer.transform(inputs[columns])
+            if cache:
+                features[key] = block
+        weight = weights.get(name, 1.0)
+        blocks.append(sparse.csr_matrix(block) * weight if weight != 1.0 else sparse.csr_matrix(block))
+    return pipeline.named_steps["classify"].predict_proba(sparse.hstack(blocks, format="csr"))
 
 
 def passage_targets(proba: np.ndarray, docs: np.ndarray, issues: np.ndarray, positions: np.ndarray,

@@ -23,6 +23,28 @@ def test_a_saved_model_loads_and_predicts_the_same(trained_model, tmp_path):
     pd.testing.assert_frame_equal(loaded.predict(frame), trained_model.predict(frame))
 
 
+def test_the_three_models_compute_the_features_they_share_once_and_predict_as_their_pipelines(trained_model, tmp_path):
+    import numpy as np
+
+    from pipeline.model import StatementModel, model_inputs
+
+    estimator = trained_model.estimator
+    named = {part: dict((n, t) for n, t, _ in getattr(estimator, f"{part}_").named_steps["features"].transformers_)
+             for part in ("issue", "stance", "target")}
+    assert named["issue"]["text"] is named["stance"]["text"] and named["issue"]["context"] is named["stance"]["context"]
+    assert named["stance"]["embedding"] is named["target"]["embedding"]
+    assert named["target"]["text"] is not named["issue"]["text"]  # learned from claims alone: another vocabulary
+    frame = pd.read_csv(LABELS / "seeds.csv", keep_default_na=False).head(60)
+    inputs = model_inputs(frame)
+    shared = trained_model.probabilities(frame)
+    for part in ("issue", "stance"):
+        assert np.allclose(shared[part].to_numpy(), getattr(estimator, f"{part}_").predict_proba(inputs))
+    trained_model.save(tmp_path)
+    loaded = StatementModel.load(tmp_path)
+    ct = {p: getattr(loaded.estimator, f"{p}_").named_steps["features"] for p in ("issue", "stance")}
+    assert ct["issue"].named_transformers_["text"] is ct["stance"].named_transformers_["text"]  # saved once
+
+
 def test_a_model_file_holding_foreign_types_is_refused(tmp_path):
     import hashlib
     import json
