@@ -183,33 +183,12 @@ def run(args: argparse.Namespace, config: Config) -> int:
                 result = run_flow(config)
     except BaseException as err:
         # whatever a library made of the interrupt on its way up, it was the interrupt
-        name = _interruption(err) or (fired[0] if fired else None)
+        name = runtime.interruption(err) or (fired[0] if fired else None)
         if name:
             hard_stop(name)
         raise
     print(summary_line(result, config), flush=True)
     return 0
-
-
-def _interruption(err: BaseException) -> str | None:
-    """The signal behind ``err``, if it was raised by one or while handling one: Prefect's task
-    engine takes SIGTERM itself (TerminationSignal), and crashing on it during a task run's start
-    can raise an unrelated error ("Task run is not set") from it."""
-    from prefect.exceptions import TerminationSignal
-
-    from pipeline.runtime import Interrupted
-
-    seen = set()
-    while err is not None and id(err) not in seen:
-        seen.add(id(err))
-        if isinstance(err, Interrupted):
-            return err.signal_name
-        if isinstance(err, TerminationSignal):
-            return signal.Signals(getattr(err, "signal", signal.SIGTERM)).name
-        if isinstance(err, KeyboardInterrupt):
-            return "SIGINT"
-        err = err.__cause__ or err.__context__
-    return None
 
 
 def _record_failure(config: Config, err: BaseException) -> None:

@@ -11,10 +11,9 @@ import pandas as pd
 from prefect import flow, get_run_logger, task, unmapped
 from prefect.artifacts import create_markdown_artifact, create_table_artifact
 from prefect.cache_policies import NO_CACHE
-from prefect.exceptions import TerminationSignal
 from prefect.task_runners import ThreadPoolTaskRunner
 
-from pipeline import outputs, progress, stages
+from pipeline import outputs, progress, runtime, stages
 from pipeline.accounting import RunRecord, file_sha256, quarantine_csv, run_fingerprint, unchanged_outputs
 from pipeline.ingest import input_entries, METADATA_FILE
 from pipeline.labels import labels_hash
@@ -128,7 +127,8 @@ def stance_report(config: Config, model_version: str) -> dict:
                 return _reuse(config, record, previous)
             return _run(config, record, model_version, fingerprint)
         except BaseException as err:
-            status = "interrupted" if isinstance(err, (KeyboardInterrupt, TerminationSignal)) else "failed"
+            # a signal may reach here as another error (Prefect's crash handling): it is the interrupt
+            status = "interrupted" if runtime.interruption(err) else "failed"
             outputs.record_failure(config.output_dir, record.json(status, str(err) or type(err).__name__))
             raise
 

@@ -164,11 +164,36 @@ def prefect_logging(verbose: bool, log_file: Path | None) -> Iterator[None]:
         target.close()
 
 
+#: the signals received inside the innermost ``stopped_by_signals`` (empty outside one)
+_received: list[str] = []
+
+
+def interruption(err: BaseException | None = None) -> str | None:
+    """The signal behind ``err``, if it was raised by one or while handling one, or one that
+    arrived during the run whatever ``err`` is: Prefect's task engine takes SIGTERM itself
+    (TerminationSignal), and crashing on it as a task run starts raises an unrelated error
+    ("Task run is not set") from it. None if no signal stopped the run."""
+    from prefect.exceptions import TerminationSignal
+
+    seen = set()
+    while err is not None and id(err) not in seen:
+        seen.add(id(err))
+        if isinstance(err, Interrupted):
+            return err.signal_name
+        if isinstance(err, TerminationSignal):
+            return signal.Signals(getattr(err, "signal", signal.SIGTERM)).name
+        if isinstance(err, KeyboardInterrupt):
+            return "SIGINT"
+        err = err.__cause__ or err.__context__
+    return _received[0] if _received else None
+
+
 @contextmanager
 def stopped_by_signals(on_timeout: Callable[[str], None]) -> Iterator[list[str]]:
     """SIGINT and SIGTERM raise :class:`Interrupted`; if the process is still running
     ``GRACE_SECONDS`` later (or a second signal comes), ``on_timeout(signal name)`` ends it.
     Yields the list of the signals received (empty until one comes)."""
+    global _received
     fired: list[str] = []
     if threading.current_thread() is not threading.main_thread():
         yield fired
@@ -207,9 +232,11 @@ def stopped_by_signals(on_timeout: Callable[[str], None]) -> Iterator[list[str]]
     previous_hook = sys.unraisablehook
     sys.unraisablehook = unraisable
     previous = {s: signal.signal(s, handler) for s in (signal.SIGINT, signal.SIGTERM)}
+    outer, _received = _received, fired
     try:
         yield fired
     finally:
+        _received = outer
         sys.unraisablehook = previous_hook
         for s, h in previous.items():
             signal.signal(s, h)

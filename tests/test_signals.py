@@ -86,7 +86,7 @@ def test_an_error_raised_while_prefect_handles_sigterm_counts_as_the_interrupt()
     raise "Task run is not set" instead (seen under load): still an interrupt, not an error."""
     from prefect.exceptions import TerminationSignal
 
-    from pipeline.cli import _interruption
+    from pipeline.runtime import interruption, Interrupted, stopped_by_signals
 
     try:
         try:
@@ -94,5 +94,12 @@ def test_an_error_raised_while_prefect_handles_sigterm_counts_as_the_interrupt()
         except TerminationSignal:
             raise ValueError("Task run is not set")
     except ValueError as err:
-        assert _interruption(err) == "SIGTERM"
-    assert _interruption(ValueError("a real error")) is None
+        assert interruption(err) == "SIGTERM"
+    assert interruption(ValueError("a real error")) is None
+    # an error that has lost its link to the signal (the run's failure record is written from it)
+    # still counts as the interrupt while the run that received the signal is on
+    with stopped_by_signals(lambda name: None):
+        with pytest.raises(Interrupted):
+            signal.raise_signal(signal.SIGTERM)
+        assert interruption(ValueError("Task run is not set")) == "SIGTERM"
+    assert interruption(ValueError("Task run is not set")) is None
