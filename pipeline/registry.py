@@ -128,6 +128,9 @@ def _retrain(labels_dir: Path, model_dir: Path, taxonomy: Taxonomy, accept: bool
     step = progress or (lambda n=1, total=None: None)
     step(0, total=4 + bool(cv_folds))
     hash_ = labels_hash(labels_dir)
+    if accept and (kept := _accept_saved(model_dir, version_for(hash_, embeddings, params))):
+        step(4 + bool(cv_folds))
+        return kept
     labels = load_labels(labels_dir, taxonomy)
     dev = load_labels(labels_dir, taxonomy, split="dev")
     estimator = estimator_for(taxonomy, embeddings, params)
@@ -162,6 +165,23 @@ def _retrain(labels_dir: Path, model_dir: Path, taxonomy: Taxonomy, accept: bool
         make_current(model_dir, model.version)
     step(1)
     return Retrained(model, card, made_current, message)
+
+
+def _accept_saved(model_dir: Path, version: str) -> Retrained | None:
+    """``retrain --accept`` after a retrain that was refused: that model, trained on these very
+    labels and settings, is saved; make it current without training it again."""
+    card = load_card(model_dir, version)
+    if card is None:
+        return None
+    try:
+        model = load_version(model_dir, version)
+    except ValueError:  # altered or unreadable: train it again
+        return None
+    message = "accepted: it was trained on these labels before (its figures are on its card); made current without training again"
+    card = {**card, "current": True, "decision": message}
+    atomic_write(Path(model_dir) / version / CARD, json.dumps(card, indent=1) + "\n")
+    make_current(model_dir, version)
+    return Retrained(model, card, True, message)
 
 
 def _decide(card: dict, previous: dict | None, accept: bool) -> tuple[bool, str]:

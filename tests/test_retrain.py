@@ -17,11 +17,11 @@ def cli(capsys, *args) -> subprocess.CompletedProcess:
 
 
 def test_retrain_evaluates_by_document_and_writes_the_model_card(small_labels, tmp_path, capsys):
-    done = cli(capsys, "retrain", "--labels", small_labels, "--models", tmp_path / "models", "--output", tmp_path / "out", "--cv-folds", 3)
+    done = cli(capsys, "retrain", "--labels", small_labels, "--models", tmp_path / "models", "--output", tmp_path / "out", "--cv-folds", 2)
     assert done.returncode == 0, done.stderr
     assert "is now current" in done.stdout
     card = json.loads((tmp_path / "out" / "model_card.json").read_text())
-    assert card["cv"]["documents"] == 13 and card["cv"]["folds"] == 3
+    assert card["cv"]["documents"] == 13 and card["cv"]["folds"] == 2
     for basis in ("cv", "dev"):
         for target, classes in (("issue", 6), ("stance", 3)):
             block = card[basis][target]
@@ -34,7 +34,7 @@ def test_retrain_evaluates_by_document_and_writes_the_model_card(small_labels, t
     assert 0 <= reliability["calibration_error"] <= 1 and 0 <= reliability["top_tenth_accuracy"] <= 1
     markdown = (tmp_path / "out" / "model_card.md").read_text()
     assert "Confidence against accuracy" in markdown and "static embedding" in markdown
-    assert "## Grouped cross-validation (3 folds by document)" in markdown and "## Development set" in markdown
+    assert "## Grouped cross-validation (2 folds by document)" in markdown and "## Development set" in markdown
     from pipeline.registry import version_for
     assert version_for(card["labels_hash"]) == card["version"]
 
@@ -57,6 +57,8 @@ def test_a_worse_model_is_kept_but_not_made_current_until_accepted_and_rollback_
     assert "## Compared with the previous model" in card and f"`{good}`" in card
     accepted = cli(capsys, "retrain", "--labels", small_labels, "--models", models, "--output", tmp_path, "--cv-folds", 0, "--accept")
     assert "is now current" in accepted.stdout and (models / "current").read_text().strip() == worse
+    assert "without training again" in accepted.stdout  # the refused model was saved: accepting it trains nothing
+    assert "Made current: yes" in (tmp_path / "model_card.md").read_text()
     back = cli(capsys, "retrain", "--models", models, "--rollback")
     assert back.returncode == 0 and good in back.stdout
     assert (models / "current").read_text().strip() == good
