@@ -325,10 +325,16 @@ class StatementClassifier(BaseEstimator):
         """For issue and stance, each class's probability per row."""
         return self._probabilities(model_inputs(X), X.index, {})
 
+    def _shared_keys(self) -> set:
+        """The features more than one of the three models reads (``pipeline_proba``'s keys)."""
+        seen = [set(feature_keys(p)) for p in (self.issue_, self.stance_, self.target_) if p is not None]
+        return {key for at, keys in enumerate(seen) for key in keys if any(key in other for other in seen[at + 1:])}
+
     def _probabilities(self, inputs: pd.DataFrame, index: pd.Index, features: dict) -> dict[str, pd.DataFrame]:
         out = {}
+        keep = self._shared_keys()
         for name, pipeline in (("issue", self.issue_), ("stance", self.stance_)):
-            proba = pipeline_proba(pipeline, inputs, features) if len(inputs) else np.zeros((0, len(pipeline.classes_)))
+            proba = pipeline_proba(pipeline, inputs, features, keep) if len(inputs) else np.zeros((0, len(pipeline.classes_)))
             classes = pipeline.classes_
             if name == "issue" and self.passage_ is not None and len(inputs):
                 docs = inputs["doc_id"].tolist() if "doc_id" in inputs.columns else [""] * len(inputs)
@@ -384,8 +390,8 @@ class StatementClassifier(BaseEstimator):
         # each claim's probabilities among its own issue's targets only
         at = np.arange(len(X)) if positions is None else np.asarray(positions)
         # features the issue and stance models computed for the whole frame, for these rows
-        shared = {key: block[at[has_targets]] for key, block in _features.items()} if _features else {}
-        proba = pipeline_proba(self.target_, rows, shared, cache=False) * (np.array([c.split(":", 1)[0] for c in classes]) == claim_issues[:, None])
+        shared = {key: _features[key][at[has_targets]] for key in feature_keys(self.target_) if key in (_features or {})}
+        proba = pipeline_proba(self.target_, rows, shared, keep=set()) * (np.array([c.split(":", 1)[0] for c in classes]) == claim_issues[:, None])
         totals = proba.sum(axis=1, keepdims=True)
         proba = np.divide(proba, totals, out=np.zeros_like(proba), where=totals > 0)
         # (getattr: a model saved before these parameters existed reads claims alone, as it was made to)
@@ -438,21 +444,26 @@ def share_equal_transformers(pipelines: list[Pipeline]) -> None:
                 seen.append((repr(columns), transformer))
 
 
-def pipeline_proba(pipeline: Pipeline, inputs: pd.DataFrame, features: dict, cache: bool = True) -> np.ndarray:
+def feature_keys(pipeline: Pipeline) -> list[tuple[int, str]]:
+    """A key for each of ``pipeline``'s fitted feature transformers: the transformer and its
+    column (models that share a transformer on a column read the same features)."""
+    return [(id(t), repr(c)) for _, t, c in pipeline.named_steps["features"].transformers_ if not isinstance(t, str)]
+
+
+def pipeline_proba(pipeline: Pipeline, inputs: pd.DataFrame, features: dict, keep: set) -> np.ndarray:
     """``pipeline.predict_proba(inputs)``, reading each transformer's features from
-    ``features`` (keyed by the fitted transformer and its column) where another model of the
-    same call computed them, and adding those it computes (``cache``)."""
+    ``features`` (keyed by ``feature_keys``) where another model of the same call computed
+    them, and adding there those it computes that are in ``keep`` (only those: a call's
+    features are held until it ends)."""
     ct = pipeline.named_steps["features"]
     weights = ct.transformer_weights or {}
     blocks = []
-    for name, transformer, columns in ct.transformers_:
-        if isinstance(transformer, str):  # the dropped remainder
-            continue
+    for (name, transformer, columns) in [e for e in ct.transformers_ if not isinstance(e[1], str)]:  # not the dropped remainder
         key = (id(transformer), repr(columns))
         block = features.get(key)
         if block is None:
             block = transformer.transform(inputs[columns])
-            if cache:
+            if key in keep:
                 features[key] = block
         weight = weights.get(name, 1.0)
         blocks.append(sparse.csr_matrix(block) * weight if weight != 1.0 else sparse.csr_matrix(block))
