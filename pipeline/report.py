@@ -195,8 +195,11 @@ def issue_positions(predictions: pd.DataFrame, taxonomy: Taxonomy, claims: pd.Da
             if group.empty:
                 continue
             row = {"target": target, "name": taxonomy.target_name(issue.id, target), **_cell(group, taxonomy)}
+            # the quote for a target: sure of its issue and stance, and sure it is about this target
+            sure = group["strength"] * (group["target_confidence"].astype(float) if "target_confidence" in group else 1.0)
+            ranked = group.assign(_sure=sure).sort_values(["_sure", "doc_id", "sentence_id"], ascending=[False, True, True], kind="stable")
             for key, stance in (("top_pro", pro), ("top_con", con)):
-                top = group[group["stance"] == stance.id].head(1)
+                top = ranked[ranked["stance"] == stance.id].head(1)
                 row[key] = _claim_quote(top.iloc[0]) if len(top) else None
             rows.append(row)
         out[issue.id] = rows

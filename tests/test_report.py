@@ -167,7 +167,7 @@ def labelled_predictions(folder, labels_file=LABELS / "seeds.csv", rename: dict[
     # confidences that differ, so "strongest" means something
     rows["issue_confidence"] = 0.6 + 0.4 * ((rows["sentence_id"] * 7) % 10) / 10
     rows["stance_confidence"] = 0.55 + 0.45 * ((rows["sentence_id"] * 3) % 10) / 10
-    rows["target_confidence"] = (rows["target"] != "") * 0.8
+    rows["target_confidence"] = (rows["target"] != "") * (0.5 + 0.5 * ((rows["sentence_id"] * 9) % 10) / 10)
     return rows, documents, set_aside
 
 
@@ -212,12 +212,13 @@ def test_the_dprk_finding_names_what_is_opposed_and_what_is_supported(labelled_r
 
 
 def test_the_summary_has_a_positions_table_per_issue_with_the_strongest_claims(labelled_reports, taxonomy):
+    """A target's quote is the claim surest of its issue, its stance and that target."""
     _, files, predictions, _ = labelled_reports
     summary = files["summary.md"]
     section = summary[summary.index("### North Korea"):summary.index("### Iran")]
     row = next(line for line in section.splitlines() if line.startswith("| Sanctions and pressure |"))
     claims = predictions[(predictions["role"] == "main") & (predictions["issue"] == "dprk") & (predictions["target"] == "sanctions_pressure")]
-    strongest = claims[claims["stance"] == "oppose"].assign(s=lambda f: f["issue_confidence"] * f["stance_confidence"]) \
+    strongest = claims[claims["stance"] == "oppose"].assign(s=lambda f: f["issue_confidence"] * f["stance_confidence"] * f["target_confidence"]) \
         .sort_values(["s", "doc_id", "sentence_id"], ascending=[False, True, True]).iloc[0]
     assert row.startswith(f"| Sanctions and pressure | {(claims['stance'] == 'support').sum()} | {(claims['stance'] == 'oppose').sum()} |")
     assert strongest["text"][:40] in row and f"`{strongest['doc_id']}`, sentence {strongest['sentence_id']}" in row
