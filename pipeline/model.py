@@ -387,10 +387,11 @@ class StatementClassifier(BaseEstimator):
         rows = model_inputs(X.loc[has_targets]).assign(stance=stances[has_targets].astype(str).to_numpy())
         classes = [str(c) for c in self.target_.classes_]
         claim_issues = issues[has_targets].astype(str).to_numpy()
-        # each claim's probabilities among its own issue's targets only
         at = np.arange(len(X)) if positions is None else np.asarray(positions)
-        # features the issue and stance models computed for the whole frame, for these rows
+        # ``_features``: what ``predict`` computed for its whole frame, whose rows these are at
+        # ``positions``; the target model reads its share of them (the embedding) for these rows
         shared = {key: _features[key][at[has_targets]] for key in feature_keys(self.target_) if key in (_features or {})}
+        # each claim's probabilities among its own issue's targets only
         proba = pipeline_proba(self.target_, rows, shared, keep=set()) * (np.array([c.split(":", 1)[0] for c in classes]) == claim_issues[:, None])
         totals = proba.sum(axis=1, keepdims=True)
         proba = np.divide(proba, totals, out=np.zeros_like(proba), where=totals > 0)
@@ -422,7 +423,9 @@ def _same_fit(a, b) -> bool:
         return False
     if isinstance(a, TfidfVectorizer):
         return a.vocabulary_ == b.vocabulary_ and np.array_equal(a.idf_, b.idf_)
-    return type(a).__name__ == "SentenceEmbedder"
+    from pipeline.embeddings import SentenceEmbedder
+
+    return isinstance(a, SentenceEmbedder)
 
 
 def share_equal_transformers(pipelines: list[Pipeline]) -> None:

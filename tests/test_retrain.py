@@ -51,13 +51,15 @@ def test_a_worse_model_is_kept_but_not_made_current_until_accepted_and_rollback_
     assert refused.returncode == 0, refused.stderr
     assert "NOT current" in refused.stdout and "--accept" in refused.stdout
     assert (models / "current").read_text().strip() == good
-    worse = json.loads((tmp_path / "model_card.json").read_text())["version"]
+    refused_card = json.loads((tmp_path / "model_card.json").read_text())
+    worse = refused_card["version"]
     assert (models / worse / "model.skops").exists()  # kept, versioned
     card = (tmp_path / "model_card.md").read_text()
     assert "## Compared with the previous model" in card and f"`{good}`" in card
     accepted = cli(capsys, "retrain", "--labels", small_labels, "--models", models, "--output", tmp_path, "--cv-folds", 0, "--accept")
     assert "is now current" in accepted.stdout and (models / "current").read_text().strip() == worse
     assert "without training again" in accepted.stdout  # the refused model was saved: accepting it trains nothing
+    assert json.loads((tmp_path / "model_card.json").read_text())["trained_at"] == refused_card["trained_at"]
     assert "Made current: yes" in (tmp_path / "model_card.md").read_text()
     back = cli(capsys, "retrain", "--models", models, "--rollback")
     assert back.returncode == 0 and good in back.stdout
