@@ -168,11 +168,8 @@ def prefect_logging(verbose: bool, log_file: Path | None) -> Iterator[None]:
 _received: list[str] = []
 
 
-def interruption(err: BaseException | None = None) -> str | None:
-    """The signal behind ``err``, if it was raised by one or while handling one, or one that
-    arrived during the run whatever ``err`` is: Prefect's task engine takes SIGTERM itself
-    (TerminationSignal), and crashing on it as a task run starts raises an unrelated error
-    ("Task run is not set") from it. None if no signal stopped the run."""
+def _signal_behind(err: BaseException | None) -> str | None:
+    """The signal ``err`` was raised by, or while handling (its cause and context chain)."""
     from prefect.exceptions import TerminationSignal
 
     seen = set()
@@ -185,7 +182,15 @@ def interruption(err: BaseException | None = None) -> str | None:
         if isinstance(err, KeyboardInterrupt):
             return "SIGINT"
         err = err.__cause__ or err.__context__
-    return _received[0] if _received else None
+    return None
+
+
+def interruption(err: BaseException | None = None) -> str | None:
+    """The signal behind ``err``, if it was raised by one or while handling one, or one that
+    arrived during the run whatever ``err`` is: Prefect's task engine takes SIGTERM itself
+    (TerminationSignal), and crashing on it as a task run starts raises an unrelated error
+    ("Task run is not set") from it. None if no signal stopped the run."""
+    return _signal_behind(err) or (_received[0] if _received else None)
 
 
 @contextmanager
@@ -199,35 +204,50 @@ def stopped_by_signals(on_timeout: Callable[[str], None]) -> Iterator[list[str]]
         yield fired
         return
 
-    swallowed: list[int] = []  # a signal whose Interrupted a finalizer swallowed, to deliver again
+    redelivered: list[str] = []  # signals a finalizer swallowed, sent again to our handler
+    sent_again: list[str] = []
 
-    def handler(signum, frame):
-        name = signal.Signals(signum).name
-        if swallowed:
-            swallowed.clear()
-            raise Interrupted(name)
-        if fired:
-            on_timeout(fired[0])
-            return
+    def grace(name: str) -> None:
         fired.append(name)
         timer = threading.Timer(GRACE_SECONDS, on_timeout, args=(name,))
         timer.daemon = True
         timer.start()
+
+    def handler(signum, frame):
+        name = signal.Signals(signum).name
+        if redelivered:
+            redelivered.pop()
+            raise Interrupted(name)
+        if fired:
+            on_timeout(fired[0])
+            return
+        grace(name)
         raise Interrupted(name)
 
     def unraisable(info) -> None:
         # the signal came while Python ran a finalizer or weakref callback (pandera has some),
         # which cannot raise: Python would print "Exception ignored in ..." with a traceback and
-        # go on. Deliver it again, so that it stops the run with its one line.
-        if isinstance(info.exc_value, Interrupted) and not swallowed:
-            swallowed.append(1)
-            # from another thread, a moment later: raised here, or at once, it would land in
-            # this hook or the same finalizer again
-            again = threading.Timer(0.05, signal.raise_signal, args=(getattr(signal, info.exc_value.signal_name),))
-            again.daemon = True
-            again.start()
+        # go on. This holds for our Interrupted and for Prefect's TerminationSignal alike (inside
+        # a flow, Prefect's own SIGTERM handler replaces ours). Deliver it again, so that it stops
+        # the run with its one line.
+        name = _signal_behind(info.exc_value)
+        if name is None or len(sent_again) >= 20:  # not a signal, or one that keeps landing there
+            previous_hook(info)
             return
-        previous_hook(info)
+        if not fired:  # Prefect's handler took it: ours never saw it, so the grace starts here
+            grace(name)
+        sent_again.append(name)
+        # from another thread, a moment later: raised here, or at once, it would land in this
+        # hook or the same finalizer again
+        again = threading.Timer(0.05, send_again, args=(name,))
+        again.daemon = True
+        again.start()
+
+    def send_again(name: str) -> None:
+        signum = getattr(signal, name)
+        if signal.getsignal(signum) is handler:  # ours raises it, not taking it for a second signal
+            redelivered.append(name)
+        signal.raise_signal(signum)
 
     previous_hook = sys.unraisablehook
     sys.unraisablehook = unraisable

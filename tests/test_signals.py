@@ -79,6 +79,36 @@ def test_a_signal_that_lands_in_a_finalizer_still_stops_the_run_quietly(capsys):
     assert "Exception ignored" not in capsys.readouterr().err and not ended
 
 
+def test_prefects_sigterm_that_lands_in_a_finalizer_still_stops_the_run_quietly(capsys):
+    """Inside a flow Prefect's own SIGTERM handler replaces ours; its TerminationSignal, raised in
+    a finalizer, was printed as "Exception ignored" and the run went on to finish (exit 0)."""
+    import weakref
+
+    from prefect.exceptions import TerminationSignal
+    from prefect.utilities.engine import _prefect_sigterm_handler
+
+    from pipeline.runtime import interruption, stopped_by_signals
+
+    class Thing:
+        pass
+
+    ended = []
+    with pytest.raises(TerminationSignal):
+        with stopped_by_signals(on_timeout=ended.append) as fired:
+            ours = signal.signal(signal.SIGTERM, _prefect_sigterm_handler)  # as capture_sigterm() does
+            try:
+                thing = Thing()
+                ref = weakref.ref(thing, lambda _: (signal.raise_signal(signal.SIGTERM), sum(range(1000))))  # noqa: F841
+                del thing  # the callback runs now; the signal lands inside it
+                deadline = time.time() + 5
+                while time.time() < deadline:
+                    pass
+            finally:
+                signal.signal(signal.SIGTERM, ours)
+                assert fired == ["SIGTERM"] and interruption(ValueError("Task run is not set")) == "SIGTERM"
+    assert "Exception ignored" not in capsys.readouterr().err and not ended
+
+
 
 
 def test_an_error_raised_while_prefect_handles_sigterm_counts_as_the_interrupt():
