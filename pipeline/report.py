@@ -153,7 +153,7 @@ def positions_frame(predictions: pd.DataFrame, documents: pd.DataFrame, taxonomy
     own = own_rows(predictions)
     topical = [i.id for i in taxonomy.topical_issues]
     own = own[own["issue"].isin(topical)].assign(target=lambda f: claim_targets(f, taxonomy))
-    own = own.assign(date=own["doc_id"].map(_dates(documents)).fillna(""))
+    own = own.assign(date=own["doc_id"].astype(str).map(_dates(documents)).fillna(""))
     keys = ["speaker", "issue", "target"]
     columns = [*keys, *taxonomy.stance_ids, "documents", "first_date", "last_date"]
     if own.empty:
@@ -261,7 +261,7 @@ def speaker_comparison(predictions: pd.DataFrame, documents: pd.DataFrame, taxon
     within each issue, and by year (of the document's date) and issue, as net stance and counts."""
     own = own_rows(predictions)
     claims = own[own["stance"].isin(taxonomy.claim_stances)]
-    claims = claims.assign(target=claim_targets(claims, taxonomy), year=claims["doc_id"].map(_years(documents)).fillna(UNDATED))
+    claims = claims.assign(target=claim_targets(claims, taxonomy), year=claims["doc_id"].astype(str).map(_years(documents)).fillna(UNDATED))
     speakers = main_speakers(predictions, taxonomy)
     issues = taxonomy.topical_issues
     docs = own.groupby("speaker")["doc_id"].nunique()
