@@ -247,7 +247,9 @@ def read_metadata_file(path: Path) -> dict[str, dict[str, str]]:
 def compile_name_pattern(pattern: str) -> re.Pattern[str]:
     """A file-name pattern ("{speaker}_{session}_{year}") as a regular expression over the
     whole stem of a file name: ``{year}`` is four digits, ``{date}`` YYYY-MM-DD, any other field
-    one or more characters (``{speaker}`` is read, the others only have to match)."""
+    one or more characters (``{speaker}`` is read, the others only have to match). Where a name
+    splits more than one way, ``{speaker}`` takes the longest part it can: speakers' names hold
+    separators ("United_States_70_2015") more often than sessions or outlets do."""
     parts = re.split(r"(\{[^{}]*\})", pattern)
     regex, seen = [], set()
     for part in parts:
@@ -258,7 +260,7 @@ def compile_name_pattern(pattern: str) -> re.Pattern[str]:
             if name in seen:
                 raise ValueError(f"name pattern {pattern!r}: field {{{name}}} appears twice")
             seen.add(name)
-            body = r"\d{4}" if name == "year" else r"\d{4}-\d{2}-\d{2}" if name == "date" else r".+?"
+            body = r"\d{4}" if name == "year" else r"\d{4}-\d{2}-\d{2}" if name == "date" else r".+" if name == "speaker" else r".+?"
             regex.append(f"(?P<{name}>{body})")
         elif "{" in part or "}" in part:
             raise ValueError(f"name pattern {pattern!r}: an unmatched brace")

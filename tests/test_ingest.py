@@ -100,6 +100,14 @@ def test_a_name_pattern_reads_speaker_and_year_and_the_text_date_is_not_used(tmp
     assert account["CHN_70_2015.txt"]["date_from"] == "file name"
 
 
+def test_a_speaker_whose_name_holds_the_separator_keeps_all_of_it(tmp_path):
+    folder = speeches(tmp_path / "in", ["United_States_70_2015.txt", "Sergey_Lavrov_TASS_2017-11-30.txt"])
+    docs, _, _ = read_documents(folder, Config().furniture, 10**7, name_pattern="{speaker}_{session}_{year}")
+    assert docs.set_index("doc_id").loc["United_States_70_2015.txt", ["speaker", "year"]].tolist() == ["United_States", "2015"]
+    docs, _, _ = read_documents(folder, Config().furniture, 10**7, name_pattern="{speaker}_{outlet}_{date}")
+    assert docs.set_index("doc_id").loc["Sergey_Lavrov_TASS_2017-11-30.txt", ["speaker", "date"]].tolist() == ["Sergey_Lavrov", "2017-11-30"]
+
+
 def test_a_date_field_in_the_pattern_gives_date_and_year(tmp_path):
     folder = speeches(tmp_path / "in", ["Lavrov-2017-11-30.txt", "Lavrov-2017-02-30.txt"])
     docs, _, inputs = read_documents(folder, Config().furniture, 10**7, name_pattern="{speaker}-{date}")
