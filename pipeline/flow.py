@@ -190,6 +190,11 @@ def _completed(futures, show: progress.Reporter, stage: str, sizes: list[int], r
 def _run(config: Config, record: RunRecord, model_version: str, fingerprint: str) -> dict:
     show, remote = progress.current(), task_runner(config) is not None
     taxonomy = load_taxonomy(config.labels_dir)
+    # the model first: unpacking it (skops) takes some 350 MB more for a moment, which on a
+    # large corpus would otherwise come on top of its sentences
+    with record.stage("model"):
+        model = model_task(config, model_version)
+    record.data["model"] = {"version": model.version, "labels_hash": model.labels_hash}
     with record.stage("ingest"):
         show.start("ingest", len(input_entries(config.input_dir)[0]), "files")
         documents, set_aside, inputs = ingest_task(config)
@@ -210,9 +215,6 @@ def _run(config: Config, record: RunRecord, model_version: str, fingerprint: str
     record.count("segment", documents_in=len(documents), rows_out=len(sentences), sentences=int((~sentences["is_furniture"]).sum()),
                  furniture=int(sentences["is_furniture"].sum()), documents_with_rows=sentences["doc_id"].nunique())
     documents = documents.drop(columns=["text"])  # the reports need the documents' metadata only: free the texts
-    with record.stage("model"):
-        model = model_task(config, model_version)
-    record.data["model"] = {"version": model.version, "labels_hash": model.labels_hash}
     with record.stage("classify"):
         show.start("classify", len(sentences), "sentences")
         parts = stages.batches(sentences, config.sentences_per_batch, key="doc_id")
