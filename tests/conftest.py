@@ -23,6 +23,31 @@ UNGDC = SHARED / "corpora" / "ungdc"
 SEED_FILES = sorted(SEEDS.glob("*.txt"))
 
 
+#: the project's own folders: tests write in their temporary folders only, never here
+GUARDED = [ROOT / name for name in ("models", "reports", "labels", "seeds", "pipeline")]
+
+
+def _snapshot() -> dict[str, tuple[int, int]]:
+    return {str(p): (p.stat().st_size, p.stat().st_mtime_ns) for folder in GUARDED if folder.is_dir()
+            for p in folder.rglob("*") if p.is_file() and "__pycache__" not in p.parts}
+
+
+def pytest_sessionstart(session):
+    if not hasattr(session.config, "workerinput"):  # the main process (with xdist: not the workers)
+        session.config._project_files = _snapshot()
+
+
+def pytest_sessionfinish(session, exitstatus):
+    before = getattr(session.config, "_project_files", None)
+    if before is None:
+        return
+    after = _snapshot()
+    changed = sorted(p for p in before.keys() | after.keys() if before.get(p) != after.get(p))
+    if changed:
+        print(f"\nthe tests changed the project's own files (they must write in temporary folders only): {', '.join(changed[:10])}")
+        session.exitstatus = pytest.ExitCode.TESTS_FAILED
+
+
 def seed_text(prefix: str) -> tuple[str, str]:
     path = next(p for p in SEED_FILES if p.name.startswith(prefix))
     return path.name, path.read_text(encoding="utf-8")
