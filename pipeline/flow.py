@@ -102,6 +102,10 @@ def run_flow(config: Config, model_version: str | None = None) -> dict:
     """What ``run`` does: the training step (unless a model version is given), then the report
     flow with the version it produced, on the task runner the configuration asks for."""
     check_folders(config)  # before Prefect starts: a refusal costs nothing
+    check_input_folder(config.input_dir)
+    if not input_entries(config.input_dir)[0]:  # before training, which can take minutes
+        raise NoUsableDocuments(f"no documents in {config.input_dir}: the folder holds no files to read "
+                                "(hidden files and folders are not read); the last good reports are kept")
     version = model_version or train_model(config)
     runner = task_runner(config)
     return (stance_report.with_options(task_runner=runner) if runner else stance_report)(config, version)

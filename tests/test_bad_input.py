@@ -143,6 +143,18 @@ def test_a_folder_of_only_bad_files_fails_with_that_message(tmp_path, models_dir
     assert not (tmp_path / "out" / "run.json").exists()  # no good run to replace; a failure never takes its place
 
 
+def test_a_folder_without_files_is_refused_before_any_training(tmp_path, quick_labels, cli):
+    inbox = tmp_path / "inbox"
+    (inbox / "2017").mkdir(parents=True)
+    (inbox / ".hidden.txt").write_text("not read")
+    models = tmp_path / "models"  # no model yet: a run would train one first, for minutes on all labels
+    done = cli("run", "--input", inbox, "--output", tmp_path / "out", "--models", models, "--labels", quick_labels)
+    assert done.returncode == 1
+    assert done.stderr.strip().splitlines() == [f"error: no documents in {inbox}: the folder holds no files to read "
+                                                "(hidden files and folders are not read); the last good reports are kept"], done.stderr
+    assert not models.exists() or not any(models.iterdir())  # nothing trained
+
+
 def test_same_inputs_and_model_give_byte_identical_reports(bad_run, bad_folder, tmp_path, quick_labels, cli):
     _, out, models, _ = bad_run
     again = cli("run", "--input", bad_folder, "--output", tmp_path, "--models", models, "--labels", quick_labels)
