@@ -58,51 +58,46 @@ def test_a_signal_stops_the_run_within_seconds_and_leaves_no_prefect_server(sign
     assert not (out / "run.json").exists() and json.loads((out / FAILED).read_text())["status"] == "interrupted"
 
 
-def test_a_signal_that_lands_in_a_finalizer_still_stops_the_run_quietly(capsys):
-    """A finalizer cannot raise: Python would print the Interrupted it swallowed and go on."""
+def _signal_inside_a_finalizer(signum: int) -> None:
+    """Send ``signum`` from inside a weakref callback (pandera has some), then wait for it."""
     import weakref
-
-    from pipeline.runtime import Interrupted, stopped_by_signals
 
     class Thing:
         pass
 
+    thing = Thing()
+    ref = weakref.ref(thing, lambda _: (signal.raise_signal(signum), sum(range(1000))))  # noqa: F841
+    del thing  # the callback runs now; the signal lands inside it
+    deadline = time.time() + 5
+    while time.time() < deadline:
+        pass
+
+
+def test_a_signal_that_lands_in_a_finalizer_still_stops_the_run_quietly(capsys):
+    """A finalizer cannot raise: Python would print the Interrupted it swallowed and go on."""
+    from pipeline.runtime import Interrupted, stopped_by_signals
+
     ended = []
     with pytest.raises(Interrupted):
         with stopped_by_signals(on_timeout=ended.append):
-            thing = Thing()
-            ref = weakref.ref(thing, lambda _: (signal.raise_signal(signal.SIGINT), sum(range(1000))))  # noqa: F841
-            del thing  # the callback runs now; the signal lands inside it
-            deadline = time.time() + 5
-            while time.time() < deadline:
-                pass
+            _signal_inside_a_finalizer(signal.SIGINT)
     assert "Exception ignored" not in capsys.readouterr().err and not ended
 
 
 def test_prefects_sigterm_that_lands_in_a_finalizer_still_stops_the_run_quietly(capsys):
     """Inside a flow Prefect's own SIGTERM handler replaces ours; its TerminationSignal, raised in
     a finalizer, was printed as "Exception ignored" and the run went on to finish (exit 0)."""
-    import weakref
-
     from prefect.exceptions import TerminationSignal
     from prefect.utilities.engine import _prefect_sigterm_handler
 
     from pipeline.runtime import interruption, stopped_by_signals
-
-    class Thing:
-        pass
 
     ended = []
     with pytest.raises(TerminationSignal):
         with stopped_by_signals(on_timeout=ended.append) as fired:
             ours = signal.signal(signal.SIGTERM, _prefect_sigterm_handler)  # as capture_sigterm() does
             try:
-                thing = Thing()
-                ref = weakref.ref(thing, lambda _: (signal.raise_signal(signal.SIGTERM), sum(range(1000))))  # noqa: F841
-                del thing  # the callback runs now; the signal lands inside it
-                deadline = time.time() + 5
-                while time.time() < deadline:
-                    pass
+                _signal_inside_a_finalizer(signal.SIGTERM)
             finally:
                 signal.signal(signal.SIGTERM, ours)
                 assert fired == ["SIGTERM"] and interruption(ValueError("Task run is not set")) == "SIGTERM"
