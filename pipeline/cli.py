@@ -155,14 +155,15 @@ def run(args: argparse.Namespace, config: Config) -> int:
     from pipeline import progress, runtime
     from pipeline.config import check_folders
     from pipeline.files import check_writable
-    from pipeline.flow import check_input_folder, run_flow
+    from pipeline.flow import NoUsableDocuments, check_has_files, check_input_folder, run_flow
 
     # everything that can be known before the work starts, before anything is written
     check_folders(config)
     check_writable(config.output_dir, "output folder")
     try:
         check_input_folder(config.input_dir)
-    except OSError as err:
+        check_has_files(config.input_dir)
+    except (OSError, NoUsableDocuments) as err:
         _record_failure(config, err)
         raise
     if config.model_dir.exists() or not config.model_dir.parent.exists() or os.access(config.model_dir.parent, os.W_OK):

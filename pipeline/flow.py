@@ -103,9 +103,7 @@ def run_flow(config: Config, model_version: str | None = None) -> dict:
     flow with the version it produced, on the task runner the configuration asks for."""
     check_folders(config)  # before Prefect starts: a refusal costs nothing
     check_input_folder(config.input_dir)
-    if not input_entries(config.input_dir)[0]:  # before training, which can take minutes
-        raise NoUsableDocuments(f"no documents in {config.input_dir}: the folder holds no files to read "
-                                "(hidden files and folders are not read); the last good reports are kept")
+    check_has_files(config.input_dir)  # before training, which can take minutes
     version = model_version or train_model(config)
     runner = task_runner(config)
     return (stance_report.with_options(task_runner=runner) if runner else stance_report)(config, version)
@@ -155,6 +153,13 @@ def check_input_folder(folder: Path) -> None:
         raise NotADirectoryError(f"--input {folder} is a file, not a folder: give the folder that holds the documents")
     if not folder.is_dir():
         raise FileNotFoundError(f"input folder {folder} does not exist")
+
+
+def check_has_files(folder: Path) -> None:
+    """Refuse a folder that holds no file to read at all (an empty one, or hidden files only)."""
+    if not input_entries(folder)[0]:
+        raise NoUsableDocuments(f"no documents in {folder}: the folder holds no files to read "
+                                "(hidden files and folders are not read); the last good reports are kept")
 
 
 @task(name="up-to-date check", cache_policy=NO_CACHE)

@@ -153,6 +153,8 @@ def test_a_folder_without_files_is_refused_before_any_training(tmp_path, quick_l
     assert done.stderr.strip().splitlines() == [f"error: no documents in {inbox}: the folder holds no files to read "
                                                 "(hidden files and folders are not read); the last good reports are kept"], done.stderr
     assert not models.exists() or not any(models.iterdir())  # nothing trained
+    failed = json.loads((tmp_path / "out" / "run-failed.json").read_text())
+    assert failed["status"] == "failed" and failed["message"].startswith(f"no documents in {inbox}")
 
 
 def test_same_inputs_and_model_give_byte_identical_reports(bad_run, bad_folder, tmp_path, quick_labels, cli):
