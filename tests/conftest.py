@@ -32,13 +32,16 @@ def _snapshot() -> dict[str, tuple[int, int]]:
             for p in folder.rglob("*") if p.is_file() and "__pycache__" not in p.parts}
 
 
+_PROJECT_FILES = pytest.StashKey[dict]()
+
+
 def pytest_sessionstart(session):
     if not hasattr(session.config, "workerinput"):  # the main process (with xdist: not the workers)
-        session.config._project_files = _snapshot()
+        session.config.stash[_PROJECT_FILES] = _snapshot()
 
 
 def pytest_sessionfinish(session, exitstatus):
-    before = getattr(session.config, "_project_files", None)
+    before = session.config.stash.get(_PROJECT_FILES, None)
     if before is None:
         return
     after = _snapshot()
