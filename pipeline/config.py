@@ -87,11 +87,14 @@ class Config:
     target_context_weight: float = 1.0
     context_weight: float = 0.6
     stance_context_weight: float = 0.3
-    #: sentences before and after a sentence, in its document, whose predicted issues a second
-    #: issue model reads (0: off; measured on the development set, it did not pay for its
-    #: three-fold training time: 0.745 without, 0.741-0.749 with)
-    passage_window: int = 0
-    passage_C: float = 1.0
+    #: the issue of a sentence read with its document: a CRF over the document's sentences, on
+    #: the sentence model's issue probabilities (``pipeline.sequence``; False: each sentence
+    #: alone; so is every sentence when an issue is labelled in fewer than three documents). Its
+    #: L2 penalty, and the power of the issues' frequencies it divides by so rare issues keep
+    #: their share (both chosen on grouped cross-validation)
+    passages: bool = True
+    passage_c2: float = 0.3
+    passage_prior_weight: float = 0.3
     #: a claim's target also reads the claims on its issue within this many sentences of it in
     #: its document, at this weight (0: off; development set 0.664 off, 0.708 on)
     target_passage: int = 3
@@ -113,7 +116,7 @@ class Config:
         """The parameters of ``StatementClassifier`` this configuration sets."""
         return {"issue_C": self.issue_C, "stance_C": self.stance_C, "target_C": self.target_C, "target_context_weight": self.target_context_weight,
                 "context_weight": self.context_weight, "stance_context_weight": self.stance_context_weight,
-                "passage_window": self.passage_window, "passage_C": self.passage_C,
+                "passages": self.passages, "passage_c2": self.passage_c2, "passage_prior_weight": self.passage_prior_weight,
                 "target_passage": self.target_passage, "target_passage_weight": self.target_passage_weight,
                 "char_weight": self.char_weight, "embedding_weight": self.embedding_weight,
                 "embeddings": self.sentence_embeddings}

@@ -193,6 +193,14 @@ def headline(card: dict) -> dict:
     return {"basis": basis, "issue": (source.get("issue") or {}).get("macro_f1"), "stance": (source.get("stance") or {}).get("macro_f1")}
 
 
+def _issue_sequence_words(card: dict) -> str:
+    if card.get("reads_documents"):
+        return ", then a CRF over its document's sentences on those issue probabilities"
+    if (card.get("parameters") or {}).get("passages"):
+        return ", each sentence alone (an issue is labelled in fewer documents than the CRF has folds)"
+    return ""
+
+
 def markdown_card(card: dict, taxonomy: Taxonomy) -> str:
     """``model_card.md``: what the model learned from and how well it does, class by class."""
     lines = [f"# Model card: `{card['version']}`", ""]
@@ -200,8 +208,7 @@ def markdown_card(card: dict, taxonomy: Taxonomy) -> str:
               f"- Training sentences: {card['label_counts']['total']} from {card['label_counts']['documents']} documents",
               f"- Made current: {'yes' if card.get('current') else 'no'}{' — ' + card['decision'] if card.get('decision') else ''}",
               "- Features: issue, word n-grams of the sentence and its context and the taxonomy's terms in both (each term, "
-              "and per issue whether any of its terms occurs)" + (", then the issues predicted around it in its document"
-                                                                  if (card.get("parameters") or {}).get("passage_window") else "") + "; "
+              "and per issue whether any of its terms occurs)" + _issue_sequence_words(card) + "; "
               "stance, word n-grams, character 4-grams" + (" and the sentence's static embedding (distilled from all-MiniLM-L6-v2)"
                                                           if card.get("sentence_embeddings", True)
                                                           else " (no sentence embeddings: trained with --no-embeddings)")

@@ -5,9 +5,10 @@
 and nothing else, ``fit(X, y)`` learns, ``predict(X)`` labels, so ``clone``, ``get_params`` and
 ``GridSearchCV`` work on it and evaluation cross-validates this very estimator. Features:
 
-- issue: word n-grams of the sentence, of its context (the codebook's "context carries") and of
-  its passage (the sentences around it in the same document), and the taxonomy's indicative
-  terms in each, so an analyst can steer the model by editing ``labels/taxonomy.json``;
+- issue: word n-grams of the sentence and of its context (the codebook's "context carries"), and
+  the taxonomy's indicative terms in both, so an analyst can steer the model by editing
+  ``labels/taxonomy.json``; then a CRF over each document's sentences reads what this says of
+  the sentences around it (``pipeline.sequence``: passages run on, so their issue carries);
 - stance: word n-grams of the sentence and its context, character 4-grams and the sentence's
   static embedding (``pipeline.embeddings``);
 - target: word n-grams of the sentence and context and the terms of each target, among the
@@ -44,6 +45,7 @@ from sklearn.model_selection import GroupKFold, cross_val_predict
 from sklearn.pipeline import Pipeline
 from sklearn.preprocessing import OneHotEncoder
 
+from pipeline.sequence import IssueSequence
 from pipeline.taxonomy import Taxonomy
 
 #: the columns a classifier reads; ``doc_id`` (optional) groups rows into documents, in order
@@ -133,35 +135,6 @@ class TaxonomyTerms(TransformerMixin, BaseEstimator):
         return np.asarray([*self.terms_, *(f"any {group} term" for group, _ in self.group_columns_)], dtype=object)
 
 
-def passage_features(proba: np.ndarray, docs: list[str], window: int) -> np.ndarray:
-    """What the sentences around each row say about its issue: the row's own issue
-    probabilities, their mean over the ``window`` rows before it and over the ``window`` rows
-    after it in its document, their mean over the rest of the document (the document's issue
-    profile), and whether it has neighbours at all. Rows without a document stand alone."""
-    n, k = proba.shape
-    before, after, rest = np.zeros((n, k)), np.zeros((n, k)), np.array(proba, dtype=float)
-    has_before, has_after = np.zeros((n, 1)), np.zeros((n, 1))
-    start = 0
-    while start < n:
-        end = start + 1
-        while end < n and docs[end] == docs[start] and docs[start]:
-            end += 1
-        block = proba[start:end]
-        if end - start > 1:
-            cumulative = np.vstack([np.zeros((1, k)), np.cumsum(block, axis=0)])
-            for j in range(end - start):
-                lo, hi = max(0, j - window), min(end - start, j + window + 1)
-                if j > lo:
-                    before[start + j] = (cumulative[j] - cumulative[lo]) / (j - lo)
-                    has_before[start + j] = 1
-                if hi > j + 1:
-                    after[start + j] = (cumulative[hi] - cumulative[j + 1]) / (hi - j - 1)
-                    has_after[start + j] = 1
-            rest[start:end] = (cumulative[-1] - block) / (end - start - 1)
-        start = end
-    return np.hstack([np.log(np.clip(proba, 1e-6, 1)), before, after, rest, has_before, has_after])
-
-
 def model_inputs(frame: pd.DataFrame) -> pd.DataFrame:
     """The columns the models read: the sentence, its context and (to find its neighbours) its
     document."""
@@ -205,7 +178,8 @@ class StatementClassifier(BaseEstimator):
     def __init__(self, issue_terms: tuple = (), target_terms: tuple = (), issue_targets: tuple = (),
                  claim_stances: tuple = ("support", "oppose"), issue_C: float = 4.0, stance_C: float = 1.0,
                  target_C: float = 2.0, target_context_weight: float = 1.0, context_weight: float = 0.6, stance_context_weight: float = 0.3,
-                 passage_window: int = 0, passage_C: float = 1.0, passage_folds: int = 3, char_weight: float = 1.0,
+                 passages: bool = True, passage_c2: float = 0.3, passage_prior_weight: float = 0.3, passage_folds: int = 3,
+                 char_weight: float = 1.0,
                  embedding_weight: float = 0.5, embeddings: bool = True, embedding_model: str | None = None,
                  target_passage: int = 3, target_passage_weight: float = 0.3):
         self.issue_terms = issue_terms
@@ -218,8 +192,9 @@ class StatementClassifier(BaseEstimator):
         self.target_context_weight = target_context_weight
         self.context_weight = context_weight
         self.stance_context_weight = stance_context_weight
-        self.passage_window = passage_window
-        self.passage_C = passage_C
+        self.passages = passages
+        self.passage_c2 = passage_c2
+        self.passage_prior_weight = passage_prior_weight
         self.passage_folds = passage_folds
         self.char_weight = char_weight
         self.embedding_weight = embedding_weight
@@ -289,13 +264,14 @@ class StatementClassifier(BaseEstimator):
         self.issue_ = self._issue_pipeline().fit(inputs, issues)
         self.passage_ = None
         docs = inputs["doc_id"] if "doc_id" in inputs.columns else pd.Series("", index=inputs.index)
-        if self.passage_window and docs.ne("").all() and docs.nunique() >= self.passage_folds:
-            # the passage model learns from what the sentence model says of sentences it did not
-            # see in training (out-of-fold, by document), as it will at run time
+        if self.passages and docs.ne("").all() and docs.groupby(issues).nunique().min() >= self.passage_folds:
+            # the sequence model learns from what the sentence model says of sentences it did not
+            # see in training (out of fold, by document), as it will at run time. An issue
+            # labelled in fewer documents than folds is never seen out of fold often enough to
+            # learn how far to trust it: then every sentence is read alone
             held_out = cross_val_predict(self._issue_pipeline(), inputs, issues, groups=docs,
                                          cv=GroupKFold(n_splits=self.passage_folds), method="predict_proba")
-            features = passage_features(held_out, docs.tolist(), self.passage_window)
-            self.passage_ = LogisticRegression(C=self.passage_C, class_weight="balanced", max_iter=3000).fit(features, issues)
+            self.passage_ = IssueSequence(c2=self.passage_c2, prior_weight=self.passage_prior_weight).fit(held_out, issues, docs)
         self.stance_ = self._stance_pipeline().fit(inputs, y["stance"].astype(str))
         self._fit_target(inputs, y)
         for pipeline in (self.issue_, self.stance_, self.target_):
@@ -338,7 +314,7 @@ class StatementClassifier(BaseEstimator):
             classes = pipeline.classes_
             if name == "issue" and self.passage_ is not None and len(inputs):
                 docs = inputs["doc_id"].tolist() if "doc_id" in inputs.columns else [""] * len(inputs)
-                proba = self.passage_.predict_proba(passage_features(proba, docs, self.passage_window))
+                proba = self.passage_.predict_proba(proba, docs)
                 classes = self.passage_.classes_
             out[name] = pd.DataFrame(proba, index=index, columns=[str(c) for c in classes])
         return out
@@ -608,5 +584,5 @@ def _sha256(path: Path) -> str:
 #: Types beyond skops' defaults that our saved models hold, and nothing else is loaded.
 TRUSTED_TYPES: frozenset[str] = frozenset({
     "pipeline.model.StatementClassifier", "pipeline.model.TermMatcher", "pipeline.model.TaxonomyTerms",
-    "pipeline.embeddings.SentenceEmbedder",
+    "pipeline.embeddings.SentenceEmbedder", "pipeline.sequence.IssueSequence",
 })

@@ -203,25 +203,69 @@ def test_passage_targets_add_the_claims_on_the_same_issue_nearby_in_the_same_doc
     assert far[0].tolist() == [1.0, 0.0]  # three sentences apart: outside the passage
 
 
-def test_passage_features_read_the_neighbours_in_the_same_document_only():
+def test_the_sequence_model_gives_each_sentence_its_issue_given_its_whole_document():
+    import itertools
+
     import numpy as np
 
-    from pipeline.model import passage_features
+    from pipeline.sequence import document_runs, sequence_marginals
 
-    proba = np.array([[1.0, 0.0], [0.0, 1.0], [0.5, 0.5], [1.0, 0.0]])
-    features = passage_features(proba, ["a", "a", "a", "b"], window=1)
-    before, after, rest, has = features[:, 2:4], features[:, 4:6], features[:, 6:8], features[:, 8:]
-    assert before[1].tolist() == [1.0, 0.0] and after[1].tolist() == [0.5, 0.5]
-    assert rest[0].tolist() == [0.25, 0.75]
-    assert has[3].tolist() == [0, 0] and rest[3].tolist() == [1.0, 0.0]  # a document of one sentence stands alone
+    rng = np.random.default_rng(0)
+    scores, transitions = rng.normal(size=(6, 3)), rng.normal(size=(3, 3))
+    docs = ["a", "a", "a", "b", "b", ""]
+
+    def by_every_path(scores):  # the definition: sum over every labelling of the document
+        n, k = scores.shape
+        out = np.zeros((n, k))
+        for path in itertools.product(range(k), repeat=n):
+            weight = np.exp(sum(scores[i, path[i]] for i in range(n)) + sum(transitions[path[i - 1], path[i]] for i in range(1, n)))
+            out[np.arange(n), path] += weight
+        return out / out.sum(axis=1, keepdims=True)
+
+    expected = np.vstack([by_every_path(scores[:3]), by_every_path(scores[3:5]), by_every_path(scores[5:])])
+    assert np.allclose(sequence_marginals(scores, transitions, docs), expected)
+    starts, lengths = document_runs(["a", "a", "", "", "b"])
+    assert starts.tolist() == [0, 2, 3, 4] and lengths.tolist() == [2, 1, 1, 1]  # rows without a document stand alone
 
 
-def test_with_passage_window_a_second_issue_model_reads_the_neighbours(taxonomy, seed_data):
+@pytest.fixture(scope="module")
+def excerpt_model(taxonomy):
+    """A model trained on the labelled excerpts of 250 UN speeches, without embeddings (seconds):
+    each issue is labelled in many documents, so it reads each document as a sequence."""
+    from pipeline.labels import load_labels
+    from pipeline.model import classifier_for, training_data
+
+    labels = load_labels(LABELS, taxonomy)
+    X, y, _ = training_data(labels[labels["file"].isin(pd.read_csv(LABELS / "ungdc_excerpts.csv")["file"])])
+    return classifier_for(taxonomy, embeddings=False).fit(X, y)
+
+
+def test_the_issue_model_reads_each_document_as_a_sequence_unless_told_not_to(excerpt_model, taxonomy, seed_data):
+    from sklearn.base import clone
+
     from pipeline.model import classifier_for
+    from pipeline.sequence import IssueSequence
 
+    assert isinstance(excerpt_model.passage_, IssueSequence)
+    assert excerpt_model.passage_.classes_.tolist() == excerpt_model.issue_.classes_.tolist()
+    assert clone(excerpt_model).get_params()["passages"] is True
     X, y, _ = seed_data
-    with_passages = classifier_for(taxonomy, embeddings=False, passage_window=2).fit(X, y)
-    assert with_passages.passage_ is not None
-    assert classifier_for(taxonomy, embeddings=False).fit(X, y).passage_ is None
-    out = with_passages.predict(X)
-    assert set(out["issue"]) <= set(taxonomy.issue_ids)
+    assert classifier_for(taxonomy, embeddings=False, passages=False).fit(X, y).passage_ is None
+    # the seeds label each issue in one or two documents: too few to learn the sequence from
+    seeds = classifier_for(taxonomy, embeddings=False).fit(X, y)
+    assert seeds.passage_ is None
+    out = seeds.predict(X)
+    assert set(out["issue"]) <= set(taxonomy.issue_ids) and out["issue_confidence"].between(0, 1).all()
+
+
+def test_a_sentence_that_names_no_issue_takes_the_issue_of_the_passage_it_continues(excerpt_model):
+    # the codebook's rule 2: "the alliance" alone is not clearly NATO; after a sentence on NATO it is
+    texts = ["NATO's expansion to the east and its new military infrastructure near our borders undermine European security.",
+             "The enlargement of the alliance and its exercises along the borders threaten stability on the continent.",
+             "This is a dangerous path, and it must stop."]
+    in_one = pd.DataFrame({"text": texts, "context": "", "doc_id": "speech"})
+    apart = in_one.assign(doc_id=["a", "b", "c"])
+    assert excerpt_model.predict(in_one)["issue"][:2].tolist() == ["nato", "nato"]
+    assert excerpt_model.predict(apart)["issue"][1] == "other"
+    together, alone = (excerpt_model.probabilities(f)["issue"]["nato"] for f in (in_one, apart))
+    assert together[2] > 3 * alone[2]  # the sentence that names nothing leans to its passage's issue
