@@ -9,6 +9,7 @@ state between calls beyond the loaded, read-only vectors.
 
 from __future__ import annotations
 
+import hashlib
 from functools import lru_cache
 from pathlib import Path
 
@@ -41,16 +42,26 @@ def sentence_embeddings(texts: list[str], folder: Path | str | None = None) -> n
     return vectors / np.where(norms > 0, norms, 1.0)
 
 
+@lru_cache(maxsize=8)
+def vectors_digest(folder: Path | str | None = None) -> str:
+    """The sha256 of a folder's vectors (read once per process: they never change while it runs)."""
+    path = Path(folder or BUNDLED) / "model.safetensors"
+    return hashlib.sha256(path.read_bytes()).hexdigest() if path.is_file() else ""
+
+
 class SentenceEmbedder(TransformerMixin, BaseEstimator):
     """A scikit-learn transformer from texts to their static sentence embeddings.
 
-    ``model_folder`` names a model2vec folder; ``None`` is the one bundled with the package."""
+    ``model_folder`` names a model2vec folder; ``None`` is the one bundled with the package. The
+    vectors are read from there, not saved with a model: ``vectors_sha256_`` records which
+    vectors it was fitted with, so a model is never used with others (``StatementModel.load``)."""
 
     def __init__(self, model_folder: str | None = None):
         self.model_folder = model_folder
 
     def fit(self, X, y=None):
         self.n_features_out_ = int(_static_model(str(self.model_folder or BUNDLED)).dim)
+        self.vectors_sha256_ = vectors_digest(self.model_folder)
         return self
 
     def transform(self, X):

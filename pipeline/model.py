@@ -507,8 +507,8 @@ def model_revision(estimator: StatementClassifier) -> str:
     for module in (inspect.getmodule(StatementClassifier), embeddings):
         digest.update(inspect.getsource(module).encode())
     if estimator.embeddings:
-        bundled = Path(estimator.embedding_model or embeddings.BUNDLED) / "model.safetensors"
-        digest.update(str(bundled.stat().st_size if bundled.exists() else 0).encode())
+        # the vectors' content, not their size: refitted vectors keep the size of the old ones
+        digest.update(embeddings.vectors_digest(estimator.embedding_model).encode())
     return digest.hexdigest()[:16]
 
 
@@ -574,7 +574,20 @@ class StatementModel:
             raise ValueError(f"{path}: refused, not loadable by this version of the project ({err})") from None
         if not isinstance(estimator, StatementClassifier):
             raise ValueError(f"{path}: refused, not an issue, stance and target model")
+        _check_vectors(estimator, path)
         return cls(estimator, meta["labels_hash"], meta["version"])
+
+
+def _check_vectors(estimator: StatementClassifier, path: Path) -> None:
+    """A model's sentence vectors are read from the installed package, not from the model: one
+    fitted with other vectors would read meaningless features, so it is refused."""
+    from pipeline.embeddings import SentenceEmbedder, vectors_digest
+
+    for pipeline in (estimator.issue_, estimator.stance_, estimator.target_):
+        for _, transformer, _ in (pipeline.named_steps["features"].transformers_ if pipeline is not None else ()):
+            if isinstance(transformer, SentenceEmbedder):
+                if getattr(transformer, "vectors_sha256_", None) != vectors_digest(transformer.model_folder):
+                    raise ValueError(f"{path}: refused, trained with other sentence vectors than this installation's; retrain")
 
 
 def _sha256(path: Path) -> str:

@@ -1,5 +1,7 @@
 """The classifier: saved with skops, refused when it is not ours."""
 
+from pathlib import Path
+
 import pandas as pd
 import pytest
 
@@ -156,6 +158,39 @@ def test_a_models_version_follows_its_parameters_and_code_never_a_hand_bumped_nu
     # the configuration's defaults are the estimator's: a run and the tests name the same model
     from pipeline.config import Config
     assert version_for("abc", params=Config().model_params()) == version_for("abc")
+
+
+def test_refitted_vectors_of_the_same_size_make_a_new_model_version(tmp_path):
+    import shutil
+
+    from pipeline import embeddings
+    from pipeline.embeddings import BUNDLED
+    from pipeline.registry import version_for
+
+    folder = Path(shutil.copytree(BUNDLED, tmp_path / "vectors"))
+    before = version_for("abc", params={"embedding_model": str(folder)})
+    data = bytearray((folder / "model.safetensors").read_bytes())
+    data[-1] ^= 1  # one vector's last byte: same size, other content
+    (folder / "model.safetensors").write_bytes(bytes(data))
+    embeddings.vectors_digest.cache_clear()  # a process reads the vectors' digest once
+    assert version_for("abc", params={"embedding_model": str(folder)}) != before
+
+
+def test_a_model_fitted_with_other_sentence_vectors_is_refused(trained_model, tmp_path):
+    from pipeline.embeddings import SentenceEmbedder
+
+    trained_model.save(tmp_path)
+    assert StatementModel.load(tmp_path)  # fitted with this installation's vectors
+    embedder = next(t for _, t, _ in trained_model.estimator.stance_.named_steps["features"].transformers_
+                    if isinstance(t, SentenceEmbedder))
+    fitted_with = embedder.vectors_sha256_
+    try:
+        embedder.vectors_sha256_ = "0" * 64  # as if fitted before the vectors were refitted
+        trained_model.save(tmp_path)
+    finally:
+        embedder.vectors_sha256_ = fitted_with
+    with pytest.raises(ValueError, match="other sentence vectors"):
+        StatementModel.load(tmp_path)
 
 
 def test_claims_get_a_target_of_their_issue_and_other_sentences_none(trained_model, taxonomy):
