@@ -35,7 +35,8 @@ def document_runs(docs) -> tuple[np.ndarray, np.ndarray]:
 
 def sentence_features(proba: np.ndarray) -> np.ndarray:
     """What the CRF reads of each sentence: a bias, and the sentence model's probability of each
-    issue. (Not their logs: crfsuite drops a feature whose values sum below zero.)"""
+    issue. (Not their logs as well: given those, crfsuite learnt no weight for any of them,
+    and the model was the same.)"""
     proba = np.asarray(proba, dtype=float)
     return np.hstack([np.ones((len(proba), 1)), proba])
 
