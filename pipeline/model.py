@@ -9,8 +9,8 @@ and nothing else, ``fit(X, y)`` learns, ``predict(X)`` labels, so ``clone``, ``g
   the taxonomy's indicative terms in both, so an analyst can steer the model by editing
   ``labels/taxonomy.json``; then a CRF over each document's sentences reads what this says of
   the sentences around it (``pipeline.sequence``: passages run on, so their issue carries);
-- stance: word n-grams of the sentence and its context, character 4-grams and the sentence's
-  static embedding (``pipeline.embeddings``);
+- stance: word n-grams of the sentence and its context and the sentence's static embedding
+  (``pipeline.embeddings``); character 4-grams too, if ``char_weight`` is set;
 - target: word n-grams of the sentence and context and the terms of each target, among the
   targets of the issue predicted.
 
@@ -176,10 +176,10 @@ class StatementClassifier(BaseEstimator):
     and their confidences."""
 
     def __init__(self, issue_terms: tuple = (), target_terms: tuple = (), issue_targets: tuple = (),
-                 claim_stances: tuple = ("support", "oppose"), issue_C: float = 4.0, stance_C: float = 1.0,
+                 claim_stances: tuple = ("support", "oppose"), issue_C: float = 4.0, stance_C: float = 2.0,
                  target_C: float = 2.0, target_context_weight: float = 1.0, context_weight: float = 0.6, stance_context_weight: float = 0.3,
                  passages: bool = True, passage_c2: float = 0.3, passage_prior_weight: float = 0.3, passage_folds: int = 3,
-                 char_weight: float = 1.0,
+                 char_weight: float = 0.0,
                  embedding_weight: float = 0.5, embeddings: bool = True, embedding_model: str | None = None,
                  target_passage: int = 3, target_passage_weight: float = 0.3):
         self.issue_terms = issue_terms
