@@ -138,10 +138,13 @@ class TaxonomyTerms(TransformerMixin, BaseEstimator):
 def model_inputs(frame: pd.DataFrame) -> pd.DataFrame:
     """The columns the models read: the sentence, its context and (to find its neighbours) its
     document."""
+    # as Python strings, not pandas' Arrow strings: every transformer walks the texts one by one,
+    # and walking an Arrow column converts each element again
     context = frame["context"] if "context" in frame.columns else pd.Series("", index=frame.index)
-    inputs = pd.DataFrame({"text": frame["text"].astype(str), "context": context.fillna("").astype(str)})
+    inputs = pd.DataFrame({"text": frame["text"].astype(str).astype(object),
+                           "context": context.fillna("").astype(str).astype(object)})
     if "doc_id" in frame.columns:
-        inputs["doc_id"] = frame["doc_id"].fillna("").astype(str)
+        inputs["doc_id"] = frame["doc_id"].fillna("").astype(str).astype(object)
     return inputs
 
 

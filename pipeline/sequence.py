@@ -16,7 +16,6 @@ saved model holds no crfsuite object and prediction needs nothing on disk.
 from __future__ import annotations
 
 import numpy as np
-from scipy.special import logsumexp
 from sklearn.base import BaseEstimator
 
 
@@ -55,18 +54,23 @@ def sequence_marginals(emissions: np.ndarray, transitions: np.ndarray, docs) -> 
     starts, lengths = document_runs(docs)
     order = np.argsort(-lengths, kind="stable")
     starts, lengths = starts[order], lengths[order]
-    forward, backward = np.array(emissions, dtype=float), np.zeros((n, k))
+    # in probability space, each row's messages rescaled to sum to one: a row's scale is common
+    # to all its labels, so the marginals are unchanged, and nothing overflows. One matrix
+    # product per position, where logs took a log-sum-exp: several times faster on speeches
+    emitted = np.exp(emissions - emissions.max(axis=1, keepdims=True))
+    passing = np.exp(transitions - transitions.max())
+    forward, backward = emitted / emitted.sum(axis=1, keepdims=True), np.ones((n, k))
     # all documents advance one position at a time; the longest go first, so the ones still
     # running at position t are a prefix
     for t in range(1, int(lengths[0])):
         rows = starts[: np.count_nonzero(lengths > t)] + t
-        forward[rows] += logsumexp(forward[rows - 1][:, :, None] + transitions[None], axis=1)
+        message = (forward[rows - 1] @ passing) * emitted[rows]
+        forward[rows] = message / message.sum(axis=1, keepdims=True)
     for t in range(int(lengths[0]) - 2, -1, -1):
         rows = starts[: np.count_nonzero(lengths > t + 1)] + t
-        backward[rows] = logsumexp(transitions[None] + (emissions[rows + 1] + backward[rows + 1])[:, None, :], axis=2)
-    scores = forward + backward
-    scores -= scores.max(axis=1, keepdims=True)
-    marginals = np.exp(scores)
+        message = (emitted[rows + 1] * backward[rows + 1]) @ passing.T
+        backward[rows] = message / message.sum(axis=1, keepdims=True)
+    marginals = forward * backward
     return marginals / marginals.sum(axis=1, keepdims=True)
 
 
