@@ -212,6 +212,7 @@ def markdown_card(card: dict, taxonomy: Taxonomy) -> str:
               "stance, word n-grams" + (", character 4-grams" if (card.get("parameters") or {}).get("char_weight") else "") + (" and the sentence's static embedding (distilled from all-MiniLM-L6-v2)"
                                                           if card.get("sentence_embeddings", True)
                                                           else " (no sentence embeddings: trained with --no-embeddings)")
+              + (", then a CRF over its document's sentences on those stance probabilities" if card.get("stance_reads_documents") else "")
               + "; target, word n-grams of the sentence and its context, each target's terms, the claim's stance and the "
                 "sentence's embedding, among the targets of the claim's issue" + (", with the claims on its issue around it in its document"
                                                                                 if (card.get("parameters") or {}).get("target_passage") else ""),

@@ -10,7 +10,8 @@ and nothing else, ``fit(X, y)`` learns, ``predict(X)`` labels, so ``clone``, ``g
   ``labels/taxonomy.json``; then a CRF over each document's sentences reads what this says of
   the sentences around it (``pipeline.sequence``: passages run on, so their issue carries);
 - stance: word n-grams of the sentence and its context and the sentence's static embedding
-  (``pipeline.embeddings``); character 4-grams too, if ``char_weight`` is set;
+  (``pipeline.embeddings``); character 4-grams too, if ``char_weight`` is set; then a CRF over
+  each document, as for issue;
 - target: word n-grams of the sentence and context and the terms of each target, among the
   targets of the issue predicted.
 
@@ -45,7 +46,7 @@ from sklearn.model_selection import GroupKFold, cross_val_predict
 from sklearn.pipeline import Pipeline
 from sklearn.preprocessing import OneHotEncoder
 
-from pipeline.sequence import IssueSequence
+from pipeline.sequence import PassageSequence
 from pipeline.taxonomy import Taxonomy
 
 #: the columns a classifier reads; ``doc_id`` (optional) groups rows into documents, in order
@@ -182,6 +183,7 @@ class StatementClassifier(BaseEstimator):
                  claim_stances: tuple = ("support", "oppose"), issue_C: float = 4.0, stance_C: float = 2.0,
                  target_C: float = 2.0, target_context_weight: float = 1.0, context_weight: float = 0.6, stance_context_weight: float = 0.3,
                  passages: bool = True, passage_c2: float = 0.3, passage_prior_weight: float = 0.3, passage_folds: int = 3,
+                 stance_passage_prior_weight: float = 0.6,
                  char_weight: float = 0.0,
                  embedding_weight: float = 0.5, embeddings: bool = True, embedding_model: str | None = None,
                  target_passage: int = 3, target_passage_weight: float = 0.3):
@@ -199,6 +201,7 @@ class StatementClassifier(BaseEstimator):
         self.passage_c2 = passage_c2
         self.passage_prior_weight = passage_prior_weight
         self.passage_folds = passage_folds
+        self.stance_passage_prior_weight = stance_passage_prior_weight
         self.char_weight = char_weight
         self.embedding_weight = embedding_weight
         self.embeddings = embeddings
@@ -264,18 +267,11 @@ class StatementClassifier(BaseEstimator):
         y = pd.DataFrame(y).reset_index(drop=True)
         inputs = inputs.reset_index(drop=True)
         issues = y["issue"].astype(str)
+        stances = y["stance"].astype(str)
         self.issue_ = self._issue_pipeline().fit(inputs, issues)
-        self.passage_ = None
-        docs = inputs["doc_id"] if "doc_id" in inputs.columns else pd.Series("", index=inputs.index)
-        if self.passages and docs.ne("").all() and docs.groupby(issues).nunique().min() >= self.passage_folds:
-            # the sequence model learns from what the sentence model says of sentences it did not
-            # see in training (out of fold, by document), as it will at run time. An issue
-            # labelled in fewer documents than folds is never seen out of fold often enough to
-            # learn how far to trust it: then every sentence is read alone
-            held_out = cross_val_predict(self._issue_pipeline(), inputs, issues, groups=docs,
-                                         cv=GroupKFold(n_splits=self.passage_folds), method="predict_proba")
-            self.passage_ = IssueSequence(c2=self.passage_c2, prior_weight=self.passage_prior_weight).fit(held_out, issues, docs)
-        self.stance_ = self._stance_pipeline().fit(inputs, y["stance"].astype(str))
+        self.passage_ = self._passage_sequence(self._issue_pipeline, inputs, issues, self.passage_prior_weight)
+        self.stance_ = self._stance_pipeline().fit(inputs, stances)
+        self.stance_passage_ = self._passage_sequence(self._stance_pipeline, inputs, stances, self.stance_passage_prior_weight)
         self._fit_target(inputs, y)
         for pipeline in (self.issue_, self.stance_, self.target_):
             if pipeline is not None:
@@ -284,6 +280,20 @@ class StatementClassifier(BaseEstimator):
         self.classes_ = {"issue": [str(c) for c in self.issue_.classes_], "stance": [str(c) for c in self.stance_.classes_],
                          "target": [str(c) for c in self.target_.classes_] if self.target_ is not None else []}
         return self
+
+    def _passage_sequence(self, pipeline, inputs: pd.DataFrame, labels: pd.Series, prior_weight: float) -> PassageSequence | None:
+        """The CRF that re-reads the labels ``pipeline()`` gives a document's sentences, or None
+        (``passages`` off, rows without a document, or a label in fewer documents than folds)."""
+        docs = inputs["doc_id"] if "doc_id" in inputs.columns else pd.Series("", index=inputs.index)
+        if not (self.passages and docs.ne("").all() and docs.groupby(labels).nunique().min() >= self.passage_folds):
+            return None
+        # the sequence model learns from what the sentence model says of sentences it did not
+        # see in training (out of fold, by document), as it will at run time. A label found in
+        # fewer documents than folds is never seen out of fold often enough to learn how far to
+        # trust it: then every sentence is read alone
+        held_out = cross_val_predict(pipeline(), inputs, labels, groups=docs,
+                                     cv=GroupKFold(n_splits=self.passage_folds), method="predict_proba")
+        return PassageSequence(c2=self.passage_c2, prior_weight=prior_weight).fit(held_out, labels, docs)
 
     def _fit_target(self, inputs: pd.DataFrame, y: pd.DataFrame) -> None:
         self.target_ = None
@@ -312,13 +322,14 @@ class StatementClassifier(BaseEstimator):
     def _probabilities(self, inputs: pd.DataFrame, index: pd.Index, features: dict) -> dict[str, pd.DataFrame]:
         out = {}
         keep = self._shared_keys()
-        for name, pipeline in (("issue", self.issue_), ("stance", self.stance_)):
+        docs = inputs["doc_id"].tolist() if "doc_id" in inputs.columns else [""] * len(inputs)
+        # (getattr: a model saved before stance read passages reads each sentence's stance alone)
+        for name, pipeline, sequence in (("issue", self.issue_, self.passage_), ("stance", self.stance_, getattr(self, "stance_passage_", None))):
             proba = pipeline_proba(pipeline, inputs, features, keep) if len(inputs) else np.zeros((0, len(pipeline.classes_)))
             classes = pipeline.classes_
-            if name == "issue" and self.passage_ is not None and len(inputs):
-                docs = inputs["doc_id"].tolist() if "doc_id" in inputs.columns else [""] * len(inputs)
-                proba = self.passage_.predict_proba(proba, docs)
-                classes = self.passage_.classes_
+            if sequence is not None and len(inputs):
+                proba = sequence.predict_proba(proba, docs)
+                classes = sequence.classes_
             out[name] = pd.DataFrame(proba, index=index, columns=[str(c) for c in classes])
         return out
 
@@ -600,5 +611,5 @@ def _sha256(path: Path) -> str:
 #: Types beyond skops' defaults that our saved models hold, and nothing else is loaded.
 TRUSTED_TYPES: frozenset[str] = frozenset({
     "pipeline.model.StatementClassifier", "pipeline.model.TermMatcher", "pipeline.model.TaxonomyTerms",
-    "pipeline.embeddings.SentenceEmbedder", "pipeline.sequence.IssueSequence",
+    "pipeline.embeddings.SentenceEmbedder", "pipeline.sequence.IssueSequence", "pipeline.sequence.PassageSequence",
 })

@@ -145,6 +145,7 @@ def _retrain(labels_dir: Path, model_dir: Path, taxonomy: Taxonomy, accept: bool
         "training_seconds": round(seconds, 2), "label_counts": _label_counts(labels),
         "sentence_embeddings": embeddings, "parameters": _plain_params(estimator),
         "reads_documents": model.estimator.passage_ is not None,
+        "stance_reads_documents": getattr(model.estimator, "stance_passage_", None) is not None,
         "cv": grouped_cv(estimator, labels, taxonomy, cv_folds) if cv_folds else None,
         "dev": held_out_scores(model, dev, taxonomy), "features": telling_features(model),
     }

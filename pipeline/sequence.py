@@ -1,15 +1,17 @@
-"""The issue of each sentence read with its document: a linear-chain CRF over a document's
-sentences, on what the sentence model says of each of them.
+"""The issue and the stance of each sentence read with its document: a linear-chain CRF over a
+document's sentences, on what the sentence model says of each of them.
 
 The codebook's rule 2 says context carries: "This is regrettable." after a passage on NATO's
 exercises is ``nato``. A sentence model sees two sentences of context at most; the CRF reads the
 whole document as a sequence. It learns how likely one issue is to follow another (passages run
 for several sentences) and weighs each sentence's own issue probabilities against its
 neighbours', so that a sentence that never names NATO, inside a passage on NATO, takes the
-passage's issue.
+passage's issue. Stance runs on the same way, less strongly: a passage of criticism holds
+sentences that say only what happened ("The talks were broken off."), and the speaker means them
+as part of it.
 
 It is trained with ``sklearn-crfsuite``; its weights are then kept as two numpy arrays (one per
-sentence feature and issue, one per pair of issues) and decoded here with forward-backward, so a
+sentence feature and label, one per pair of labels) and decoded here with forward-backward, so a
 saved model holds no crfsuite object and prediction needs nothing on disk.
 """
 
@@ -34,7 +36,7 @@ def document_runs(docs) -> tuple[np.ndarray, np.ndarray]:
 
 def sentence_features(proba: np.ndarray) -> np.ndarray:
     """What the CRF reads of each sentence: a bias, and the sentence model's probability of each
-    issue. (Not their logs as well: given those, crfsuite learnt no weight for any of them,
+    label. (Not their logs as well: given those, crfsuite learnt no weight for any of them,
     and the model was the same.)"""
     proba = np.asarray(proba, dtype=float)
     return np.hstack([np.ones((len(proba), 1)), proba])
@@ -74,17 +76,18 @@ def sequence_marginals(emissions: np.ndarray, transitions: np.ndarray, docs) -> 
     return marginals / marginals.sum(axis=1, keepdims=True)
 
 
-class IssueSequence(BaseEstimator):
-    """Issue probabilities of sentences, re-read as sequences over their documents.
+class PassageSequence(BaseEstimator):
+    """Label probabilities of sentences (their issue, or their stance), re-read as sequences over
+    their documents.
 
     ``fit(proba, y, docs)``: ``proba`` is what the sentence model says of each row (out of fold,
     as it will be at run time: rows it did not learn from), ``docs`` each row's document, rows of
-    one document together and in order. ``predict_proba(proba, docs)`` gives each row's issue
+    one document together and in order. ``predict_proba(proba, docs)`` gives each row's label
     probabilities given its document.
 
-    ``c2`` is the CRF's L2 penalty. The CRF learns the issues' frequencies, which leaves the rare
-    issues fewer sentences than the class-balanced sentence model gives them; ``prior_weight``
-    divides each issue's probability by its training frequency to that power (0: the CRF's own
+    ``c2`` is the CRF's L2 penalty. The CRF learns the labels' frequencies, which leaves the rare
+    ones fewer sentences than the class-balanced sentence model gives them; ``prior_weight``
+    divides each label's probability by its training frequency to that power (0: the CRF's own
     probabilities)."""
 
     def __init__(self, c2: float = 0.3, prior_weight: float = 0.3, max_iterations: int = 300):
@@ -92,13 +95,13 @@ class IssueSequence(BaseEstimator):
         self.prior_weight = prior_weight
         self.max_iterations = max_iterations
 
-    def fit(self, proba: np.ndarray, y, docs) -> "IssueSequence":
+    def fit(self, proba: np.ndarray, y, docs) -> "PassageSequence":
         import sklearn_crfsuite
 
         proba, y = np.asarray(proba, dtype=float), np.asarray(y, dtype=object).astype(str)
         self.classes_ = np.unique(y)
         if proba.shape[1] != len(self.classes_):
-            raise ValueError(f"{proba.shape[1]} probability columns for {len(self.classes_)} issues")
+            raise ValueError(f"{proba.shape[1]} probability columns for {len(self.classes_)} labels")
         names = _feature_names(len(self.classes_))
         features = sentence_features(proba)
         sequences, labels = [], []
@@ -127,3 +130,7 @@ class IssueSequence(BaseEstimator):
 
     def predict(self, proba: np.ndarray, docs) -> np.ndarray:
         return self.classes_[self.predict_proba(proba, docs).argmax(axis=1)]
+
+
+#: the name models saved before stance read passages give the class
+IssueSequence = PassageSequence

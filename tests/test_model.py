@@ -39,8 +39,11 @@ def test_the_three_models_compute_the_features_they_share_once_and_predict_as_th
     frame = pd.read_csv(LABELS / "seeds.csv", keep_default_na=False).head(60)
     inputs = model_inputs(frame)
     shared = trained_model.probabilities(frame)
-    for part in ("issue", "stance"):
-        assert np.allclose(shared[part].to_numpy(), getattr(estimator, f"{part}_").predict_proba(inputs))
+    for part, sequence in (("issue", estimator.passage_), ("stance", estimator.stance_passage_)):
+        proba = getattr(estimator, f"{part}_").predict_proba(inputs)
+        if sequence is not None:  # rows without a document: each read alone by the CRF
+            proba = sequence.predict_proba(proba, [""] * len(inputs))
+        assert np.allclose(shared[part].to_numpy(), proba)
     trained_model.save(tmp_path)
     loaded = StatementModel.load(tmp_path)
     ct = {p: getattr(loaded.estimator, f"{p}_").named_steps["features"] for p in ("issue", "stance")}
@@ -275,17 +278,20 @@ def excerpt_model(taxonomy):
     return classifier_for(taxonomy, embeddings=False).fit(X, y)
 
 
-def test_the_issue_model_reads_each_document_as_a_sequence_unless_told_not_to(excerpt_model, taxonomy, seed_data):
+def test_issue_and_stance_models_read_each_document_as_a_sequence_unless_told_not_to(excerpt_model, taxonomy, seed_data):
     from sklearn.base import clone
 
     from pipeline.model import classifier_for
-    from pipeline.sequence import IssueSequence
+    from pipeline.sequence import PassageSequence
 
-    assert isinstance(excerpt_model.passage_, IssueSequence)
+    assert isinstance(excerpt_model.passage_, PassageSequence)
     assert excerpt_model.passage_.classes_.tolist() == excerpt_model.issue_.classes_.tolist()
+    assert isinstance(excerpt_model.stance_passage_, PassageSequence)
+    assert excerpt_model.stance_passage_.classes_.tolist() == excerpt_model.stance_.classes_.tolist()
     assert clone(excerpt_model).get_params()["passages"] is True
     X, y, _ = seed_data
-    assert classifier_for(taxonomy, embeddings=False, passages=False).fit(X, y).passage_ is None
+    alone = classifier_for(taxonomy, embeddings=False, passages=False).fit(X, y)
+    assert alone.passage_ is None and alone.stance_passage_ is None
     # the seeds label each issue in one or two documents: too few to learn the sequence from
     seeds = classifier_for(taxonomy, embeddings=False).fit(X, y)
     assert seeds.passage_ is None
@@ -304,3 +310,15 @@ def test_a_sentence_that_names_no_issue_takes_the_issue_of_the_passage_it_contin
     assert excerpt_model.predict(apart)["issue"][1] == "other"
     together, alone = (excerpt_model.probabilities(f)["issue"]["nato"] for f in (in_one, apart))
     assert together[2] > 3 * alone[2]  # the sentence that names nothing leans to its passage's issue
+
+
+def test_a_sentence_inside_a_passage_of_criticism_leans_to_the_passage_stance(excerpt_model):
+    # stance runs on through a passage, as issue does: "They were imposed in 2019." says only
+    # what happened, but between two sentences of criticism it is part of the criticism
+    texts = ["We strongly condemn the unilateral sanctions imposed on our people, which violate international law.",
+             "They were imposed in 2019.", "They deprive children of medicine and food, and they must be lifted."]
+    in_one = pd.DataFrame({"text": texts, "context": "", "doc_id": "speech"})
+    apart = in_one.assign(doc_id=["a", "b", "c"])
+    together, alone = (excerpt_model.probabilities(f)["stance"]["oppose"] for f in (in_one, apart))
+    assert together[1] > alone[1] + 0.1
+    assert excerpt_model.predict(in_one)["stance"].tolist() == ["oppose"] * 3
