@@ -511,14 +511,14 @@ TAXONOMY_PARAMS = ("issue_terms", "target_terms", "issue_targets", "claim_stance
 
 def model_revision(estimator: StatementClassifier) -> str:
     """A hash of what defines a model besides its labels: the estimator's parameters and the
-    code of this module and of the embedder. Changing either gives a new model version."""
-    from pipeline import embeddings
+    code of this module, of the embedder and of the CRF. Changing either gives a new model version."""
+    from pipeline import embeddings, sequence
 
     digest = hashlib.sha256()
     # label sets and terms come from the taxonomy, which the labels hash already covers
     params = {k: v for k, v in estimator.get_params(deep=False).items() if k not in TAXONOMY_PARAMS}
     digest.update(json.dumps(params, sort_keys=True, default=str).encode())
-    for module in (inspect.getmodule(StatementClassifier), embeddings):
+    for module in (inspect.getmodule(StatementClassifier), embeddings, sequence):
         digest.update(inspect.getsource(module).encode())
     if estimator.embeddings:
         # the vectors' content, not their size: refitted vectors keep the size of the old ones

@@ -300,25 +300,42 @@ def test_issue_and_stance_models_read_each_document_as_a_sequence_unless_told_no
 
 
 def test_a_sentence_that_names_no_issue_takes_the_issue_of_the_passage_it_continues(excerpt_model):
-    # the codebook's rule 2: "the alliance" alone is not clearly NATO; after a sentence on NATO it is
+    # the codebook's rule 2: "the alliance" is NATO after a sentence on NATO, and what follows leans to it
     texts = ["NATO's expansion to the east and its new military infrastructure near our borders undermine European security.",
              "The enlargement of the alliance and its exercises along the borders threaten stability on the continent.",
-             "This is a dangerous path, and it must stop."]
+             "This is a dangerous path, and it must stop.", "We will not accept it."]
     in_one = pd.DataFrame({"text": texts, "context": "", "doc_id": "speech"})
-    apart = in_one.assign(doc_id=["a", "b", "c"])
+    apart = in_one.assign(doc_id=["a", "b", "c", "d"])
     assert excerpt_model.predict(in_one)["issue"][:2].tolist() == ["nato", "nato"]
-    assert excerpt_model.predict(apart)["issue"][1] == "other"
     together, alone = (excerpt_model.probabilities(f)["issue"]["nato"] for f in (in_one, apart))
-    assert together[2] > 3 * alone[2]  # the sentence that names nothing leans to its passage's issue
+    assert together[1] > alone[1] and together[2] > 2 * alone[2]  # what names nothing leans to its passage's issue
 
 
 def test_a_sentence_inside_a_passage_of_criticism_leans_to_the_passage_stance(excerpt_model):
     # stance runs on through a passage, as issue does: "They were imposed in 2019." says only
     # what happened, but between two sentences of criticism it is part of the criticism
     texts = ["We strongly condemn the unilateral sanctions imposed on our people, which violate international law.",
-             "They were imposed in 2019.", "They deprive children of medicine and food, and they must be lifted."]
+             "They were imposed in 2019.", "They deprive children of medicine and food, and they must be lifted.",
+             "We reject them."]
     in_one = pd.DataFrame({"text": texts, "context": "", "doc_id": "speech"})
-    apart = in_one.assign(doc_id=["a", "b", "c"])
+    apart = in_one.assign(doc_id=["a", "b", "c", "d"])
     together, alone = (excerpt_model.probabilities(f)["stance"]["oppose"] for f in (in_one, apart))
     assert together[1] > alone[1] + 0.1
-    assert excerpt_model.predict(in_one)["stance"].tolist() == ["oppose"] * 3
+    assert excerpt_model.predict(in_one)["stance"].tolist() == ["oppose"] * 4
+
+
+def test_a_sentence_alone_or_in_a_document_too_short_for_a_passage_is_read_by_the_sentence_model(excerpt_model):
+    import numpy as np
+
+    from pipeline.model import model_inputs
+
+    # the CRF learnt from passages: a lone sentence is the sentence model's to read
+    texts = ["NATO expansion threatens Europe.", "We welcome the talks on the nuclear programme of Iran."]
+    alone = pd.DataFrame({"text": texts, "context": ""})
+    note = alone.assign(doc_id="note")  # a document of two sentences
+    for frame in (alone, note):
+        probabilities = excerpt_model.probabilities(frame)
+        for part in ("issue", "stance"):
+            pipeline = getattr(excerpt_model, f"{part}_")
+            assert np.allclose(probabilities[part][list(pipeline.classes_)].to_numpy(), pipeline.predict_proba(model_inputs(frame)))
+    assert excerpt_model.predict(alone)["issue"].tolist() == ["nato", "iran"]
