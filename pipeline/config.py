@@ -97,7 +97,7 @@ class Config:
     passage_prior_weight: float = 0.3
     #: stance is read with its document the same way (``passages`` turns both on or off), with
     #: its own power of the stances' frequencies (chosen on grouped cross-validation; stance
-    #: macro-F1 development set 0.748 -> 0.752, cross-validation 0.717 -> 0.726)
+    #: macro-F1 development set 0.748 -> 0.752, cross-validation 0.717 -> 0.725)
     stance_passage_prior_weight: float = 0.6
     #: a claim's target also reads the claims on its issue within this many sentences of it in
     #: its document, at this weight (0: off; development set 0.664 off, 0.708 on)
