@@ -20,7 +20,7 @@ from pipeline.taxonomy import load_taxonomy
 from pipeline.labels import load_labels
 from pipeline.model import training_data, model_inputs
 from pipeline.registry import estimator_for
-from pipeline.sequence import IssueSequence
+from pipeline.sequence import PassageSequence
 d = ROOT / "labels"; tax = load_taxonomy(d)
 X, y, g = training_data(load_labels(d, tax)); Xd, yd, gd = training_data(load_labels(d, tax, split="dev"))
 Xi, Xdi = model_inputs(X), model_inputs(Xd); yt = y["issue"].to_numpy(); gv = g.to_numpy()
@@ -32,7 +32,7 @@ def step(Xa, ya, ga, Xb, gb):
     oof = cross_val_predict(clone(pipe), Xa, ya, groups=ga, cv=GroupKFold(3), method="predict_proba")
     out = {}
     for c2, w in SETTINGS:
-        out[(c2, w)] = full.classes_[pb.argmax(1)] if c2 is None else IssueSequence(c2=c2, prior_weight=w).fit(oof, ya, ga).predict(pb, gb)
+        out[(c2, w)] = full.classes_[pb.argmax(1)] if c2 is None else PassageSequence(c2=c2, prior_weight=w).fit(oof, ya, ga).predict(pb, gb)
     return out
 dev = step(Xi, yt, gv, Xdi, gd.to_numpy())
 cv = {s: np.empty(len(yt), dtype=object) for s in SETTINGS}

@@ -38,6 +38,8 @@ def test_retrain_evaluates_by_document_and_writes_the_model_card(small_labels, t
     assert card["parameters"]["char_weight"] == 0 and "character 4-grams" not in markdown
     # the quick labels have iran and us_relations in two documents each: too few for the CRF
     assert card["reads_documents"] is False and "each sentence alone" in markdown
+    # each stance is labelled in enough of them: stance is read with its document
+    assert card["stance_reads_documents"] is True and "on those stance probabilities" in markdown
     assert "## Grouped cross-validation (2 folds by document)" in markdown and "## Development set" in markdown
     from pipeline.registry import version_for
     assert version_for(card["labels_hash"]) == card["version"]
