@@ -74,7 +74,7 @@ class Config:
     workers: int | None = None
     #: or on an existing Dask cluster at this address (tcp://HOST:PORT)
     dask_address: str | None = None
-    #: the stance model reads each sentence's static embedding (distilled from all-MiniLM-L6-v2,
+    #: the stance model reads each sentence's static embedding (vectors fitted to all-mpnet-base-v2,
     #: bundled); --no-embeddings trains and uses a model without it, kept apart
     sentence_embeddings: bool = True
     #: folds of the grouped cross-validation ``retrain`` reports on the model card (by document;

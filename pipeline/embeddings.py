@@ -1,5 +1,6 @@
-"""Sentence embeddings for the stance model: static token vectors distilled from
-all-MiniLM-L6-v2 with ``model2vec``, shipped inside this package (``pipeline/data/minilm-static``).
+"""Sentence embeddings for the stance and target models: static token vectors fitted to the
+sentence transformer all-mpnet-base-v2 (``benchmarks/fit_static_vectors.py``), read with
+``model2vec`` and shipped inside this package (``pipeline/data/mpnet-static``).
 
 A sentence's vector is the mean of its tokens' vectors: no neural network runs, so embedding
 keeps pace with the rest of the classifier (tens of thousands of sentences a second) and needs
@@ -17,7 +18,7 @@ import numpy as np
 from sklearn.base import BaseEstimator, TransformerMixin
 
 #: the vectors shipped with the package
-BUNDLED = Path(__file__).parent / "data" / "minilm-static"
+BUNDLED = Path(__file__).parent / "data" / "mpnet-static"
 
 
 @lru_cache(maxsize=4)
@@ -47,6 +48,16 @@ def vectors_digest(folder: Path | str | None = None) -> str:
     """The sha256 of a folder's vectors (read once per process: they never change while it runs)."""
     path = Path(folder or BUNDLED) / "model.safetensors"
     return hashlib.sha256(path.read_bytes()).hexdigest() if path.is_file() else ""
+
+
+def vectors_teacher(folder: Path | str | None = None) -> str:
+    """The sentence transformer the vectors of ``folder`` were fitted to, as their config names
+    it ("all-mpnet-base-v2"), for the model card."""
+    import json
+
+    config = Path(folder or BUNDLED) / "config.json"
+    name = json.loads(config.read_text(encoding="utf-8")).get("tokenizer_name", "") if config.is_file() else ""
+    return str(name).rsplit("/", 1)[-1] or "unknown"
 
 
 class SentenceEmbedder(TransformerMixin, BaseEstimator):

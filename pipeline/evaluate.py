@@ -209,7 +209,7 @@ def markdown_card(card: dict, taxonomy: Taxonomy) -> str:
               f"- Made current: {'yes' if card.get('current') else 'no'}{' — ' + card['decision'] if card.get('decision') else ''}",
               "- Features: issue, word n-grams of the sentence and its context and the taxonomy's terms in both (each term, "
               "and per issue whether any of its terms occurs)" + _issue_sequence_words(card) + "; "
-              "stance, word n-grams" + (", character 4-grams" if (card.get("parameters") or {}).get("char_weight") else "") + (" and the sentence's static embedding (distilled from all-MiniLM-L6-v2)"
+              "stance, word n-grams" + (", character 4-grams" if (card.get("parameters") or {}).get("char_weight") else "") + (f" and the sentence's static embedding (fitted to {card.get('embedding_teacher') or 'all-MiniLM-L6-v2'})"
                                                           if card.get("sentence_embeddings", True)
                                                           else " (no sentence embeddings: trained with --no-embeddings)")
               + (", then a CRF over its document's sentences on those stance probabilities" if card.get("stance_reads_documents") else "")

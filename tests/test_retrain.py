@@ -33,7 +33,8 @@ def test_retrain_evaluates_by_document_and_writes_the_model_card(small_labels, t
     assert sum(band["n"] for band in reliability["bands"]) == card["dev"]["stance"]["n"]
     assert 0 <= reliability["calibration_error"] <= 1 and 0 <= reliability["top_tenth_accuracy"] <= 1
     markdown = (tmp_path / "out" / "model_card.md").read_text()
-    assert "Confidence against accuracy" in markdown and "static embedding" in markdown
+    assert "Confidence against accuracy" in markdown and "static embedding (fitted to all-mpnet-base-v2)" in markdown
+    assert card["embedding_teacher"] == "all-mpnet-base-v2"  # read from the bundled vectors' config
     # character 4-grams are a setting, off by default (they bought nothing and cost a third of classifying)
     assert card["parameters"]["char_weight"] == 0 and "character 4-grams" not in markdown
     # the quick labels have iran and us_relations in two documents each: too few for the CRF

@@ -396,6 +396,6 @@ def test_the_wheel_carries_the_labels_the_embedding_vectors_and_the_templates(tm
     assert built.returncode == 0, built.stderr
     names = set(zipfile.ZipFile(next(tmp_path.glob("stance_pipeline-*.whl"))).namelist())
     for needed in ("pipeline/bundled_labels/taxonomy.json", "pipeline/bundled_labels/seeds.csv",
-                   "pipeline/bundled_labels/dev/ungdc_dev.csv", "pipeline/data/minilm-static/model.safetensors",
+                   "pipeline/bundled_labels/dev/ungdc_dev.csv", "pipeline/data/mpnet-static/model.safetensors",
                    "pipeline/templates/report.html.j2", "pipeline/templates/summary.md.j2"):
         assert needed in names, needed
