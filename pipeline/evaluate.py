@@ -203,6 +203,8 @@ def _issue_sequence_words(card: dict) -> str:
 
 def markdown_card(card: dict, taxonomy: Taxonomy) -> str:
     """``model_card.md``: what the model learned from and how well it does, class by class."""
+    # cards written before they recorded ``embedding_teacher`` are of models whose vectors were
+    # fitted to all-MiniLM-L6-v2
     lines = [f"# Model card: `{card['version']}`", ""]
     lines += [f"- Labels hash: `{card['labels_hash']}`", f"- Trained: {card['trained_at']} in {card['training_seconds']:.1f} s",
               f"- Training sentences: {card['label_counts']['total']} from {card['label_counts']['documents']} documents",

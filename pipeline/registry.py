@@ -15,6 +15,7 @@ from pathlib import Path
 import pandas as pd
 from sklearn.base import clone
 
+from pipeline.embeddings import vectors_teacher
 from pipeline.files import atomic_write, folder_lock, make_temporary_folder, remove_stale_temporaries
 from pipeline.evaluate import comparison, grouped_cv, headline, held_out_scores, telling_features
 from pipeline.labels import labels_hash, load_labels
@@ -110,13 +111,6 @@ def _plain_params(estimator: StatementClassifier) -> dict:
     return {k: v for k, v in estimator.get_params(deep=False).items() if k not in TAXONOMY_PARAMS}
 
 
-def _embedding_teacher(estimator: StatementClassifier) -> str:
-    """The transformer the estimator's sentence vectors were fitted to."""
-    from pipeline.embeddings import vectors_teacher
-
-    return vectors_teacher(estimator.embedding_model)
-
-
 def retrain(labels_dir: Path, model_dir: Path, taxonomy: Taxonomy, accept: bool = False, cv_folds: int = 5,
             embeddings: bool = True, params: dict | None = None, progress=None) -> Retrained:
     """Train on the labels, evaluate, keep the new version; make it current unless it is worse
@@ -151,7 +145,7 @@ def _retrain(labels_dir: Path, model_dir: Path, taxonomy: Taxonomy, accept: bool
         "version": model.version, "labels_hash": hash_, "trained_at": datetime.now(timezone.utc).isoformat(timespec="seconds"),
         "training_seconds": round(seconds, 2), "label_counts": _label_counts(labels),
         "sentence_embeddings": embeddings, "parameters": _plain_params(estimator),
-        "embedding_teacher": _embedding_teacher(estimator) if embeddings else None,
+        "embedding_teacher": vectors_teacher(estimator.embedding_model) if embeddings else None,
         "reads_documents": model.estimator.passage_ is not None,
         "stance_reads_documents": getattr(model.estimator, "stance_passage_", None) is not None,
         "cv": grouped_cv(estimator, labels, taxonomy, cv_folds) if cv_folds else None,
