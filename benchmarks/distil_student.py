@@ -34,6 +34,9 @@ import numpy as np
 
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
+sys.path.insert(0, str(ROOT / "benchmarks"))
+
+from stance_by_embedding import teacher_lookup, texts_to_embed  # noqa: E402 (after the paths)
 
 MAX_TOKENS = 96
 
@@ -48,7 +51,7 @@ def labelled_texts() -> tuple[list[str], dict[str, str]]:
     taxonomy = load_taxonomy(ROOT / "labels")
     X, y, _ = training_data(load_labels(ROOT / "labels", taxonomy))
     Xd, _, _ = training_data(load_labels(ROOT / "labels", taxonomy, split="dev"))
-    return sorted(set(X["text"]) | set(Xd["text"])), dict(zip(X["text"].astype(str), y["stance"].astype(str)))
+    return texts_to_embed(X, Xd), dict(zip(X["text"].astype(str), y["stance"].astype(str)))
 
 
 def main() -> None:
@@ -132,9 +135,6 @@ def main() -> None:
     target = torch.tensor(teacher)
     if args.stance_kd:
         from sklearn.linear_model import LogisticRegression
-
-        sys.path.insert(0, str(ROOT / "benchmarks"))
-        from stance_by_embedding import teacher_lookup
 
         lookup = teacher_lookup(args.teacher, texts, args.cache)
         train_texts = [t for t in texts if t in train_stances]

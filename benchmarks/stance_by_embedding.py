@@ -42,6 +42,12 @@ def teacher_lookup(teacher: Path, texts: list[str], work: Path):
     return lambda batch, folder=None: vectors[[row[str(t)] for t in batch]] if len(batch) else np.zeros((0, vectors.shape[1]))
 
 
+def texts_to_embed(X, Xd) -> list[str]:
+    """The labelled sentences to embed, training and development, once each and sorted (the
+    teacher's cache is named by their digest; ``distil_student.py`` writes it for the same list)."""
+    return sorted(set(X["text"]) | set(Xd["text"]))
+
+
 def main() -> None:
     from sklearn.metrics import f1_score
     from sklearn.model_selection import GroupKFold, cross_val_predict
@@ -63,7 +69,7 @@ def main() -> None:
     Xd, yd, _ = training_data(load_labels(labels, taxonomy, split="dev"))
     inputs, stances, documents = model_inputs(X).reset_index(drop=True), y["stance"].reset_index(drop=True), documents.reset_index(drop=True)
     if args.teacher:
-        embeddings.sentence_embeddings = teacher_lookup(args.teacher, sorted(set(X["text"]) | set(Xd["text"])), args.work)
+        embeddings.sentence_embeddings = teacher_lookup(args.teacher, texts_to_embed(X, Xd), args.work)
     for name, folder in ([(args.teacher.name, None)] if args.teacher else
                          [(str(v), str(v)) for v in args.vectors] or [("bundled vectors", None)]):
         started = time.perf_counter()
