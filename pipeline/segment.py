@@ -216,6 +216,16 @@ def is_hard_wrapped(lines: list[str]) -> bool:
     return statistics.median(len(ln) for ln in long_enough) <= 90 and open_ended >= 0.5 * len(long_enough)
 
 
+# words a sentence never ends on, and a word broken at its hyphen: a line ending in one breaks
+# inside a sentence, whatever the next line starts with ("safeguard peace on the" / "Peninsula.",
+# "I commend the Secretary-" / "General for his efforts")
+_MID_CLAUSE = re.compile(r"(?:(?:^|\s)(?:the|a|an|of|to|and|or|on|in|for|with|by|from|at|as|into|between|its|their|our|his|her|whose)|\w-)$")
+
+
+def _ends_mid_clause(line: str) -> bool:
+    return bool(_MID_CLAUSE.search(line))
+
+
 def _starts_upper(line: str) -> bool:
     c = line.lstrip("\"“'‘(•–-— ")[:1]
     return c.isupper() or c.isdigit()
@@ -235,7 +245,8 @@ def paragraph_blocks(text: str, furniture: list[tuple[re.Pattern[str], str]]) ->
         if reason in _PAGE_BREAK and blocks and not blocks[-1].furniture and _inside_sentence(lines, reasons, i, prev):
             blocks[-1].skipped.append(span)  # a page break inside a sentence: it runs on
             continue
-        if prev >= 0 and not wrapped and not reason and not reasons[prev] and line[:1].islower() and not lines[prev].endswith(_TERMINAL):
+        if (prev >= 0 and not wrapped and not reason and not reasons[prev] and not lines[prev].endswith(_TERMINAL)
+                and (line[:1].islower() or _ends_mid_clause(lines[prev]))):
             _absorb_skipped(blocks[-1], span)  # a stray line break inside a sentence
             blocks[-1].lines.append(span)
             prev = i
@@ -246,7 +257,7 @@ def paragraph_blocks(text: str, furniture: list[tuple[re.Pattern[str], str]]) ->
             short = len(before) < 0.7 * width
             hard = (
                 bool(turns and (m := _TURN.match(line)) and m.group(1).strip() in turns)
-                or (short and _starts_upper(line))
+                or (short and _starts_upper(line) and not _ends_mid_clause(before))
                 or (blank and before.endswith(_TERMINAL) and _starts_upper(line))
             )
             if not hard:

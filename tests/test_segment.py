@@ -107,6 +107,27 @@ def test_hard_wrapped_speeches_do_not_break_inside_sentences(name):
     assert len({r["paragraph"] for r in rows}) > 5  # true paragraph breaks still split
 
 
+def test_a_line_that_ends_on_the_or_of_runs_on_into_a_capital():
+    # lines broken at about 100 characters, too long to be taken for a hard-wrapped text: a line
+    # ending in "the", "to" or a hyphen is inside a sentence even when the next starts with a name
+    text = ("We support talks, realize a transition from the armistice to a peace mechanism and safeguard peace on the\n"
+            "Peninsula.\n\nAs we speak, the conflict is still going on, causing more casualties each day. Fighting has spread to\n"
+            "Lebanon; might must not take the place of justice.\n\nI commend the Secretary-\nGeneral for his efforts.\n")
+    rows = [r["text"] for r in segment_document("x.txt", text) if not r["is_furniture"]]
+    assert rows == ["We support talks, realize a transition from the armistice to a peace mechanism and safeguard peace on the Peninsula.",
+                    "As we speak, the conflict is still going on, causing more casualties each day.",
+                    "Fighting has spread to Lebanon; might must not take the place of justice.",
+                    "I commend the Secretary- General for his efforts."]
+
+
+@pytest.mark.skipif(not UNGDC.exists(), reason="needs ../shared/corpora/ungdc")
+def test_a_speech_wrapped_at_a_hundred_characters_keeps_its_sentences_whole():
+    text = (UNGDC / "CHN_79_2024.txt").read_text(encoding="utf-8")
+    rows = [r["text"] for r in segment_document("CHN_79_2024.txt", text) if not r["is_furniture"]]
+    assert "Peninsula." not in rows and "Fighting has spread to" not in rows
+    assert any(r.endswith("safeguard peace and stability on the Peninsula.") for r in rows)
+
+
 def test_a_page_header_inside_a_sentence_does_not_cut_it():
     text = "It is fortunate that\n15-29876 7/26\n\nA/70/PV.24 01/10/2015\nhumankind has evaded a third world war.\n"
     rows = segment_document("x.txt", text)
