@@ -208,12 +208,14 @@ def _lines(text: str) -> list[tuple[int, int]]:
 
 
 def is_hard_wrapped(lines: list[str]) -> bool:
-    """A text broken every ~50 characters inside sentences (most UN speeches of 2000-2014)."""
+    """A text broken inside sentences, every ~50 characters (most UN speeches of 2000-2014) or
+    every 100 to 140 (some of 2024); a text of one paragraph a line has long lines, most ending a
+    sentence."""
     long_enough = [ln for ln in lines if len(ln) > 20]
     if len(long_enough) < 10:
         return False
     open_ended = sum(not ln.endswith(_TERMINAL) for ln in long_enough)
-    return statistics.median(len(ln) for ln in long_enough) <= 90 and open_ended >= 0.5 * len(long_enough)
+    return statistics.median(len(ln) for ln in long_enough) <= 150 and open_ended >= 0.5 * len(long_enough)
 
 
 # words a sentence never ends on, and a word broken at its hyphen: a line ending in one breaks

@@ -126,6 +126,7 @@ def test_a_speech_wrapped_at_a_hundred_characters_keeps_its_sentences_whole():
     rows = [r["text"] for r in segment_document("CHN_79_2024.txt", text) if not r["is_furniture"]]
     assert "Peninsula." not in rows and "Fighting has spread to" not in rows
     assert any(r.endswith("safeguard peace and stability on the Peninsula.") for r in rows)
+    assert any(r.startswith("Both the Cairo Declaration and the Potsdam Proclamation") for r in rows)  # a full line runs on
 
 
 def test_a_page_header_inside_a_sentence_does_not_cut_it():
