@@ -155,7 +155,7 @@ def run(args: argparse.Namespace, config: Config) -> int:
     from pipeline import progress, runtime
     from pipeline.config import check_folders
     from pipeline.files import check_writable
-    from pipeline.flow import NoUsableDocuments, check_has_files, check_input_folder, run_flow
+    from pipeline.flow import NoUsableDocuments, check_has_documents_to_train_for, check_has_files, check_input_folder, run_flow
 
     # everything that can be known before the work starts, before anything is written
     check_folders(config)
@@ -163,6 +163,7 @@ def run(args: argparse.Namespace, config: Config) -> int:
     try:
         check_input_folder(config.input_dir)
         check_has_files(config.input_dir)
+        check_has_documents_to_train_for(config)
     except (OSError, NoUsableDocuments) as err:
         _record_failure(config, err)
         raise

@@ -15,12 +15,12 @@ from prefect.task_runners import ThreadPoolTaskRunner
 
 from pipeline import outputs, progress, runtime, stages
 from pipeline.accounting import RunRecord, file_sha256, quarantine_csv, run_fingerprint, unchanged_outputs
-from pipeline.ingest import input_entries, METADATA_FILE
+from pipeline.ingest import input_entries, unusable_files, METADATA_FILE
 from pipeline.labels import labels_hash
 from pipeline.config import Config, check_folders
 from pipeline.files import folder_lock
 from pipeline.model import StatementModel
-from pipeline.registry import load_version, train_if_needed
+from pipeline.registry import load_version, needs_training, train_if_needed
 from pipeline.report import issue_findings
 from pipeline.taxonomy import Taxonomy, load_taxonomy
 
@@ -104,6 +104,8 @@ def run_flow(config: Config, model_version: str | None = None) -> dict:
     check_folders(config)  # before Prefect starts: a refusal costs nothing
     check_input_folder(config.input_dir)
     check_has_files(config.input_dir)  # before training, which can take minutes
+    if model_version is None:
+        check_has_documents_to_train_for(config)
     version = model_version or train_model(config)
     runner = task_runner(config)
     return (stance_report.with_options(task_runner=runner) if runner else stance_report)(config, version)
@@ -160,6 +162,27 @@ def check_has_files(folder: Path) -> None:
     if not input_entries(folder)[0]:
         raise NoUsableDocuments(f"no documents in {folder}: the folder holds no files to read "
                                 "(hidden files and folders are not read); the last good reports are kept")
+
+
+def check_has_documents_to_train_for(config: Config) -> None:
+    """When a run would train a model first (for minutes), refuse a folder none of whose files
+    reads as a document (binary files, empty files...) before it does. With a model ready, the
+    run itself sets them aside and says so."""
+    try:
+        training = needs_training(config.labels_dir, config.models_folder, config.sentence_embeddings, config.model_params())
+    except Exception:  # unreadable labels: the training step says what is wrong with them
+        return
+    if training:
+        check_has_documents(config)
+
+
+def check_has_documents(config: Config) -> None:
+    """Refuse a folder none of whose files reads as a document (binary files, empty files...)."""
+    reasons = unusable_files(config.input_dir, config.max_file_bytes, config.max_line_chars)
+    if reasons is not None:
+        shown = "; ".join(f"{Path(path).name}: {reason}" for path, reason in reasons[:3]) + ("; ..." if len(reasons) > 3 else "")
+        raise NoUsableDocuments(f"no usable document in {config.input_dir}: all {len(reasons)} file(s) would be set aside "
+                                f"({shown}); no model was trained and the last good reports are kept")
 
 
 @task(name="up-to-date check", cache_policy=NO_CACHE)

@@ -341,6 +341,55 @@ def candidate_files(input_dir: Path) -> list[Path]:
     return input_entries(input_dir)[0]
 
 
+@dataclass
+class ReadFile:
+    """One input file as ingest reads it: its text, or why it is set aside."""
+
+    size: int
+    sha256: str = ""
+    decoded: Decoded | None = None
+    reason: str = ""
+
+
+def read_file(path: Path, root: Path, max_bytes: int, max_line_chars: int = 1_000_000) -> ReadFile:
+    """``path`` read and decoded, or the reason it is not a document (``root``: the input
+    folder, resolved)."""
+    size = path.lstat().st_size
+    if path.is_symlink() and root not in path.resolve().parents:
+        return ReadFile(size, reason="a symbolic link to a file outside the input folder")
+    if path.is_dir():
+        return ReadFile(size, reason="a symbolic link to a folder, not followed: move the documents into the input folder")
+    if not path.is_file():
+        return ReadFile(size, reason="not a regular file" if path.exists() else "a broken symbolic link")
+    size = path.stat().st_size
+    if size > max_bytes:
+        return ReadFile(size, reason=f"larger than the {max_bytes:,}-byte limit")
+    try:
+        data = path.read_bytes()
+    except OSError as err:
+        return ReadFile(size, reason=f"unreadable: {err.strerror}")
+    digest = hashlib.sha256(data).hexdigest()
+    if not data:
+        return ReadFile(size, digest, reason="empty file")
+    decoded = decoded_text(data, max_line_chars)
+    return ReadFile(size, digest, decoded, decoded.reason)
+
+
+def unusable_files(input_dir: Path, max_bytes: int, max_line_chars: int = 1_000_000) -> list[tuple[str, str]] | None:
+    """None as soon as one file of the folder reads as a document; else every file with the
+    reason it would be set aside. Cheap when the folder holds documents: it stops at the first."""
+    input_dir = Path(input_dir)
+    root = input_dir.resolve()
+    candidates, skipped = input_entries(input_dir)
+    reasons = [(_shown(path), reason) for path, reason in skipped]
+    for path in candidates:
+        read = read_file(path, root, max_bytes, max_line_chars)
+        if not read.reason:
+            return None
+        reasons.append((_shown(path), read.reason))
+    return reasons
+
+
 def read_documents(
     input_dir: Path, furniture: dict[str, str], max_bytes: int, max_line_chars: int = 1_000_000,
     metadata_file: Path | None = None, name_pattern: str | None = None, progress=None,
@@ -374,33 +423,11 @@ def read_documents(
         aside(_shown(path), reason, 0 if path.is_dir() else path.lstat().st_size, "")
     for path in counted(candidates, progress):  # progress(n): a plain callable, told of each file
         doc_id = path.relative_to(input_dir).as_posix()  # "2017/a.txt": files of two folders may share a name
-        size = path.lstat().st_size
-        if path.is_symlink() and root not in path.resolve().parents:
-            aside(path, "a symbolic link to a file outside the input folder", size, "")
+        read = read_file(path, root, max_bytes, max_line_chars)
+        if read.reason:
+            aside(path, read.reason, read.size, read.sha256)
             continue
-        if path.is_dir():
-            aside(path, "a symbolic link to a folder, not followed: move the documents into the input folder", size, "")
-            continue
-        if not path.is_file():
-            aside(path, "not a regular file" if path.exists() else "a broken symbolic link", size, "")
-            continue
-        size = path.stat().st_size
-        if size > max_bytes:
-            aside(path, f"larger than the {max_bytes:,}-byte limit", size, "")
-            continue
-        try:
-            data = path.read_bytes()
-        except OSError as err:
-            aside(path, f"unreadable: {err.strerror}", size, "")
-            continue
-        digest = hashlib.sha256(data).hexdigest()
-        if not data:
-            aside(path, "empty file", size, digest)
-            continue
-        decoded = decoded_text(data, max_line_chars)
-        if decoded.reason:
-            aside(path, decoded.reason, size, digest)
-            continue
+        size, digest, decoded = read.size, read.sha256, read.decoded
         text = decoded.text
         text_digest = hashlib.sha256(text.encode("utf-8")).hexdigest()
         if text_digest in seen:

@@ -224,6 +224,16 @@ def _save(model: StatementModel, card: dict, model_dir: Path) -> None:
         remove_stale_temporaries(model_dir)
 
 
+def is_trained(model_dir: Path, version: str) -> bool:
+    """Whether ``model_dir`` holds model ``version``."""
+    return (Path(model_dir) / version / "model.skops").exists()
+
+
+def needs_training(labels_dir: Path, model_dir: Path, embeddings: bool = True, params: dict | None = None) -> bool:
+    """Whether a run would train a model first: none was trained on these labels and this design."""
+    return not is_trained(model_dir, version_for(labels_hash(labels_dir), embeddings, params))
+
+
 def train_if_needed(labels_dir: Path, model_dir: Path, taxonomy: Taxonomy, embeddings: bool = True,
                     params: dict | None = None, progress=None) -> tuple[str, str]:
     """The training step of a run, and the only code besides ``retrain`` that writes a models
@@ -232,7 +242,7 @@ def train_if_needed(labels_dir: Path, model_dir: Path, taxonomy: Taxonomy, embed
     training the same model: after taking the lock, look again."""
     version = version_for(labels_hash(labels_dir), embeddings, params)
     note = f"reused model {version}"
-    trained = lambda: (Path(model_dir) / version / "model.skops").exists()  # noqa: E731
+    trained = lambda: is_trained(model_dir, version)  # noqa: E731
     if not trained():
         with folder_lock(model_dir, "training", wait=True):
             if trained():

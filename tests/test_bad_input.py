@@ -157,6 +157,22 @@ def test_a_folder_without_files_is_refused_before_any_training(tmp_path, quick_l
     assert failed["status"] == "failed" and failed["message"].startswith(f"no documents in {inbox}")
 
 
+def test_a_folder_of_only_bad_files_is_refused_before_any_training(tmp_path, quick_labels, cli):
+    inbox = tmp_path / "inbox"
+    inbox.mkdir()
+    (inbox / "empty.txt").write_bytes(b"")
+    (inbox / "scan.pdf").write_bytes(b"%PDF-1.4\x00\x01\x02 binary")
+    models = tmp_path / "models"  # no model yet: a run would train one first, for minutes on all labels
+    done = cli("run", "--input", inbox, "--output", tmp_path / "out", "--models", models, "--labels", quick_labels)
+    assert done.returncode == 1
+    [line] = done.stderr.strip().splitlines()
+    assert line.startswith(f"error: no usable document in {inbox}: all 2 file(s) would be set aside (empty.txt: empty file; scan.pdf: "), line
+    assert line.endswith("no model was trained and the last good reports are kept"), line
+    assert not models.exists() or not any(models.iterdir())  # nothing trained
+    failed = json.loads((tmp_path / "out" / "run-failed.json").read_text())
+    assert failed["status"] == "failed" and failed["message"].startswith(f"no usable document in {inbox}")
+
+
 def test_same_inputs_and_model_give_byte_identical_reports(bad_run, bad_folder, tmp_path, quick_labels, cli):
     _, out, models, _ = bad_run
     again = cli("run", "--input", bad_folder, "--output", tmp_path, "--models", models, "--labels", quick_labels)
