@@ -341,7 +341,7 @@ def candidate_files(input_dir: Path) -> list[Path]:
     return input_entries(input_dir)[0]
 
 
-@dataclass
+@dataclass(frozen=True)
 class ReadFile:
     """One input file as ingest reads it: its text, or why it is set aside."""
 
