@@ -305,7 +305,8 @@ def test_a_sentence_that_names_no_issue_takes_the_issue_of_the_passage_it_contin
     apart = in_one.assign(doc_id=["a", "b", "c", "d"])
     assert excerpt_model.predict(in_one)["issue"][:2].tolist() == ["nato", "nato"]
     together, alone = (excerpt_model.probabilities(f)["issue"]["nato"] for f in (in_one, apart))
-    assert together[1] > alone[1] and together[2] > 2 * alone[2]  # what names nothing leans to its passage's issue
+    # what names nothing leans to its passage's issue (read alone, the two are equal)
+    assert together[1] > alone[1] and together[2] > 1.5 * alone[2]
 
 
 def test_a_sentence_inside_a_passage_of_criticism_leans_to_the_passage_stance(excerpt_model):
