@@ -162,7 +162,7 @@ def run(args: argparse.Namespace, config: Config) -> int:
     check_writable(config.output_dir, "output folder")
     try:
         check_input_folder(config.input_dir)
-        check_has_files(config.input_dir)
+        check_has_files(config.input_dir, config.metadata_file)
         check_has_documents_to_train_for(config)
     except (OSError, NoUsableDocuments) as err:
         _record_failure(config, err)

@@ -103,7 +103,7 @@ def run_flow(config: Config, model_version: str | None = None) -> dict:
     flow with the version it produced, on the task runner the configuration asks for."""
     check_folders(config)  # before Prefect starts: a refusal costs nothing
     check_input_folder(config.input_dir)
-    check_has_files(config.input_dir)  # before training, which can take minutes
+    check_has_files(config.input_dir, config.metadata_file)  # before training, which can take minutes
     if model_version is None:
         check_has_documents_to_train_for(config)
     version = model_version or train_model(config)
@@ -140,7 +140,7 @@ def stance_report(config: Config, model_version: str) -> dict:
 def fingerprint_of(config: Config, model_version: str) -> str:
     """The fingerprint of a run of ``config`` with that model: inputs, labels, model, settings, code."""
     check_input_folder(config.input_dir)
-    candidates, skipped = input_entries(config.input_dir)
+    candidates, skipped = input_entries(config.input_dir, config.metadata_file)
     files = [*candidates, *(path for path, _ in skipped), Path(config.input_dir) / METADATA_FILE]
     if config.metadata_file:
         files.append(Path(config.metadata_file))  # metadata kept outside the folder is an input too
@@ -157,9 +157,9 @@ def check_input_folder(folder: Path) -> None:
         raise FileNotFoundError(f"input folder {folder} does not exist")
 
 
-def check_has_files(folder: Path) -> None:
+def check_has_files(folder: Path, metadata_file: Path | None = None) -> None:
     """Refuse a folder that holds no file to read at all (an empty one, or hidden files only)."""
-    if not input_entries(folder)[0]:
+    if not input_entries(folder, metadata_file)[0]:
         raise NoUsableDocuments(f"no documents in {folder}: the folder holds no files to read "
                                 "(hidden files and folders are not read); the last good reports are kept")
 
@@ -178,7 +178,7 @@ def check_has_documents_to_train_for(config: Config) -> None:
 
 def check_has_documents(config: Config) -> None:
     """Refuse a folder none of whose files reads as a document (binary files, empty files...)."""
-    reasons = unusable_files(config.input_dir, config.max_file_bytes, config.max_line_chars)
+    reasons = unusable_files(config.input_dir, config.max_file_bytes, config.max_line_chars, config.metadata_file)
     if reasons is not None:
         shown = "; ".join(f"{Path(path).name}: {reason}" for path, reason in reasons[:3]) + ("; ..." if len(reasons) > 3 else "")
         raise NoUsableDocuments(f"no usable document in {config.input_dir}: all {len(reasons)} file(s) would be set aside "
@@ -228,7 +228,7 @@ def _run(config: Config, record: RunRecord, model_version: str, fingerprint: str
         model = model_task(config, model_version)
     record.data["model"] = {"version": model.version, "labels_hash": model.labels_hash}
     with record.stage("ingest"):
-        show.start("ingest", len(input_entries(config.input_dir)[0]), "files")
+        show.start("ingest", len(input_entries(config.input_dir, config.metadata_file)[0]), "files")
         documents, set_aside, inputs = ingest_task(config)
         show.finish("ingest")
     record.data["inputs"] = inputs

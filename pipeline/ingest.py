@@ -304,12 +304,14 @@ def _shown(path: Path) -> str:
     return os.fsencode(path).decode("utf-8", "backslashreplace")
 
 
-def input_entries(input_dir: Path) -> tuple[list[Path], list[tuple[Path, str]]]:
+def input_entries(input_dir: Path, metadata_file: Path | None = None) -> tuple[list[Path], list[tuple[Path, str]]]:
     """Every file of the folder and its subfolders that could be a document, in path order, and
     the entries not read, each with the reason (hidden, a name that is not UTF-8...): documents
-    are often filed by year, and nothing is skipped without a trace."""
+    are often filed by year, and nothing is skipped without a trace. ``metadata_file`` (``--metadata``),
+    if it is kept inside the folder, is metadata, not a document, as the folder's metadata.csv is."""
     input_dir = Path(input_dir)
     candidates, skipped = [], []
+    given = Path(metadata_file).resolve() if metadata_file else None
 
     def visit(folder: Path) -> None:
         for entry in sorted(folder.iterdir()):
@@ -324,7 +326,7 @@ def input_entries(input_dir: Path) -> tuple[list[Path], list[tuple[Path, str]]]:
                 skipped.append((entry, f"hidden {what}" + (", not read" if is_folder else "")))
             elif is_folder:
                 visit(entry)
-            elif folder == input_dir and entry.name == METADATA_FILE:
+            elif (folder == input_dir and entry.name == METADATA_FILE) or (given is not None and entry.resolve() == given):
                 continue  # read as metadata
             elif entry.name == METADATA_FILE:
                 skipped.append((entry, f"a {METADATA_FILE} in a subfolder: give its rows, with paths such as "
@@ -334,11 +336,6 @@ def input_entries(input_dir: Path) -> tuple[list[Path], list[tuple[Path, str]]]:
 
     visit(input_dir)
     return candidates, skipped
-
-
-def candidate_files(input_dir: Path) -> list[Path]:
-    """Every file of the folder and its subfolders that could be a document, in path order."""
-    return input_entries(input_dir)[0]
 
 
 @dataclass(frozen=True)
@@ -375,12 +372,13 @@ def read_file(path: Path, root: Path, max_bytes: int, max_line_chars: int = 1_00
     return ReadFile(size, digest, decoded, decoded.reason)
 
 
-def unusable_files(input_dir: Path, max_bytes: int, max_line_chars: int = 1_000_000) -> list[tuple[str, str]] | None:
+def unusable_files(input_dir: Path, max_bytes: int, max_line_chars: int = 1_000_000,
+                   metadata_file: Path | None = None) -> list[tuple[str, str]] | None:
     """None as soon as one file of the folder reads as a document; else every file with the
     reason it would be set aside. Cheap when the folder holds documents: it stops at the first."""
     input_dir = Path(input_dir)
     root = input_dir.resolve()
-    candidates, skipped = input_entries(input_dir)
+    candidates, skipped = input_entries(input_dir, metadata_file)
     reasons = [(_shown(path), reason) for path, reason in skipped]
     for path in candidates:
         read = read_file(path, root, max_bytes, max_line_chars)
@@ -415,10 +413,7 @@ def read_documents(
         set_aside.append(SetAside(str(path), reason, size, digest))
         inputs.append({"path": str(path), "size": size, "sha256": digest, "outcome": "set aside", "reason": reason})
 
-    candidates, skipped = input_entries(input_dir)
-    if metadata_file:
-        # a metadata file kept inside the input folder is metadata, not a document
-        candidates = [c for c in candidates if c.resolve() != Path(metadata_file).resolve()]
+    candidates, skipped = input_entries(input_dir, metadata_file)
     for path, reason in skipped:
         aside(_shown(path), reason, 0 if path.is_dir() else path.lstat().st_size, "")
     for path in counted(candidates, progress):  # progress(n): a plain callable, told of each file

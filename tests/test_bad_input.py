@@ -157,13 +157,19 @@ def test_a_folder_without_files_is_refused_before_any_training(tmp_path, quick_l
     assert failed["status"] == "failed" and failed["message"].startswith(f"no documents in {inbox}")
 
 
-def test_a_folder_of_only_bad_files_is_refused_before_any_training(tmp_path, quick_labels, cli):
+@pytest.mark.parametrize("metadata", [False, True], ids=["alone", "with --metadata kept in the folder"])
+def test_a_folder_of_only_bad_files_is_refused_before_any_training(tmp_path, quick_labels, cli, metadata):
     inbox = tmp_path / "inbox"
     inbox.mkdir()
     (inbox / "empty.txt").write_bytes(b"")
     (inbox / "scan.pdf").write_bytes(b"%PDF-1.4\x00\x01\x02 binary")
+    # a metadata file given with --metadata is metadata wherever it is kept, never a document
+    # that would let the run train for minutes before it finds nothing to read
+    extra = ["--metadata", inbox / "speeches.csv"] if metadata else []
+    if metadata:
+        (inbox / "speeches.csv").write_text("file,speaker\nscan.pdf,Sergey Lavrov\n")
     models = tmp_path / "models"  # no model yet: a run would train one first, for minutes on all labels
-    done = cli("run", "--input", inbox, "--output", tmp_path / "out", "--models", models, "--labels", quick_labels)
+    done = cli("run", "--input", inbox, "--output", tmp_path / "out", "--models", models, "--labels", quick_labels, *extra)
     assert done.returncode == 1
     [line] = done.stderr.strip().splitlines()
     assert line.startswith(f"error: no usable document in {inbox}: all 2 file(s) would be set aside (empty.txt: empty file; scan.pdf: "), line
