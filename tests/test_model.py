@@ -301,12 +301,15 @@ def test_a_sentence_that_names_no_issue_takes_the_issue_of_the_passage_it_contin
     texts = ["NATO's expansion to the east and its new military infrastructure near our borders undermine European security.",
              "The enlargement of the alliance and its exercises along the borders threaten stability on the continent.",
              "This is a dangerous path, and it must stop.", "We will not accept it."]
-    in_one = pd.DataFrame({"text": texts, "context": "", "doc_id": "speech"})
+    # each with the two sentences before it as its context, as a run gives them
+    context = ["", texts[0], " ".join(texts[:2]), " ".join(texts[1:3])]
+    in_one = pd.DataFrame({"text": texts, "context": context, "doc_id": "speech"})
     apart = in_one.assign(doc_id=["a", "b", "c", "d"])
-    assert excerpt_model.predict(in_one)["issue"][:2].tolist() == ["nato", "nato"]
+    assert excerpt_model.predict(in_one)["issue"][:3].tolist() == ["nato", "nato", "nato"]
     together, alone = (excerpt_model.probabilities(f)["issue"]["nato"] for f in (in_one, apart))
-    # what names nothing leans to its passage's issue (read alone, the two are equal)
-    assert together[1] > alone[1] and together[2] > 1.5 * alone[2]
+    # what names nothing leans to its passage's issue beyond what its context says (read
+    # alone, as documents too short for a passage, the two are equal)
+    assert together[1] > alone[1] and together[2] > alone[2] + 0.1
 
 
 def test_a_sentence_inside_a_passage_of_criticism_leans_to_the_passage_stance(excerpt_model):
